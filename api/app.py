@@ -1,0 +1,45 @@
+"""create_app(): routers, error handlers, middleware."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.db import make_engine, make_sessionmaker
+from api.errors import install_error_handlers
+from api.middleware import RequestIdMiddleware
+from api.routes import ROUTERS
+from api.settings import Settings, get_settings
+
+DESCRIPTION = """Diagnostic medial branch block outcomes and radiofrequency ablation referrals.
+
+Authenticate with `Authorization: Bearer <api key>`. Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine or make_engine(settings.async_database_url)
+        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        try:
+            yield
+        finally:
+            if own_engine:
+                await app.state.engine.dispose()
+
+    app = FastAPI(title="Blocktrack", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    if engine is not None:
+        # Tests pass their engine in and may not run the lifespan.
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,188 @@
+"""Per-clinic policy profiles and their validation (CR-21)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeGuard
+
+__all__ = [
+    "AGENTS",
+    "PROFILES",
+    "Policy",
+    "PolicyError",
+    "build_policy",
+    "policy_from_dict",
+    "policy_to_dict",
+    "required_minutes_for",
+]
+
+PROFILES: tuple[str, ...] = ("medicare", "consensus", "strict", "custom")
+AGENTS: tuple[str, ...] = ("lidocaine", "bupivacaine", "ropivacaine", "saline_placebo", "other")
+
+# CR-21: the profile fixes the threshold; only `custom` lets the clinic choose it.
+PROFILE_THRESHOLDS: Mapping[str, int] = MappingProxyType({"medicare": 80, "consensus": 50, "strict": 100})
+DEFAULT_REQUIRED_MINUTES: Mapping[str, int] = MappingProxyType(
+    {"lidocaine": 60, "bupivacaine": 180, "ropivacaine": 180}
+)
+DEFAULT_MIN_BASELINE: Mapping[str, int] = MappingProxyType({"nrs": 4, "vas": 40})
+
+# Sane ranges for the integer settings; bounds inclusive.
+_INT_RANGES: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {
+        "min_readings": (1, 50),
+        "onset_window_minutes": (1, 1440),
+        "diary_horizon_hours": (1, 168),
+        "min_gap_hours": (0, 8760),
+    }
+)
+_NESTED_RANGES: Mapping[str, Mapping[str, tuple[int, int]]] = MappingProxyType(
+    {
+        "required_minutes": {agent: (1, 1440) for agent in DEFAULT_REQUIRED_MINUTES},
+        "min_baseline": {"nrs": (0, 10), "vas": (0, 100)},
+    }
+)
+
+
+def _frozen(mapping: Mapping[str, int]) -> Mapping[str, int]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The settings every verdict and level status is computed under (CR-21)."""
+
+    profile: str = "medicare"
+    version: int = 1
+    threshold_pct: int = 80
+    min_readings: int = 2
+    onset_window_minutes: int = 60
+    required_minutes: Mapping[str, int] = field(default_factory=lambda: _frozen(DEFAULT_REQUIRED_MINUTES))
+    diary_horizon_hours: int = 24
+    min_gap_hours: int = 24
+    min_baseline: Mapping[str, int] = field(default_factory=lambda: _frozen(DEFAULT_MIN_BASELINE))
+    require_concordance: bool = False
+
+    def __post_init__(self) -> None:
+        # A frozen dataclass holding a plain dict could still be mutated through it; copy read-only.
+        object.__setattr__(self, "required_minutes", _frozen(self.required_minutes))
+        object.__setattr__(self, "min_baseline", _frozen(self.min_baseline))
+
+
+class PolicyError(ValueError):
+    """An invalid profile or override; `field` names it (dotted for nested keys)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    # bool is an int subclass in Python, but `true` is not a number of minutes.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if not _is_int(value):
+        raise PolicyError(name, f"must be a whole number from {low} to {high}, got {value!r}")
+    if not low <= value <= high:
+        raise PolicyError(name, f"must be from {low} to {high}, got {value}")
+    return value
+
+
+def _merge_nested(name: str, value: object, current: Mapping[str, int]) -> Mapping[str, int]:
+    """A partial mapping merged onto the defaults, each key checked."""
+    if not isinstance(value, Mapping):
+        raise PolicyError(name, f"must be an object with keys {', '.join(current)}")
+    ranges = _NESTED_RANGES[name]
+    merged = dict(current)
+    for key, item in value.items():
+        if key not in ranges:
+            raise PolicyError(f"{name}.{key}", f"unknown key; use {', '.join(ranges)}")
+        low, high = ranges[key]
+        merged[key] = _check_int(f"{name}.{key}", item, low, high)
+    return _frozen(merged)
+
+
+def _threshold(profile: str, value: object) -> int:
+    if profile == "custom":
+        if value is None:
+            raise PolicyError("threshold_pct", "profile 'custom' needs a threshold_pct from 1 to 100")
+        return _check_int("threshold_pct", value, 1, 100)
+    fixed = PROFILE_THRESHOLDS[profile]
+    if value is not None and (not _is_int(value) or value != fixed):
+        raise PolicyError(
+            "threshold_pct",
+            f"profile {profile!r} fixes the threshold at {fixed}%; use profile 'custom' for another",
+        )
+    return fixed
+
+
+def build_policy(profile: str, overrides: Mapping[str, object], version: int = 1) -> Policy:
+    """CR-21: a validated policy from a profile and overrides; a None override means 'the default'."""
+    if profile not in PROFILES:
+        raise PolicyError("profile", f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+    if not _is_int(version) or version < 1:
+        raise PolicyError("version", f"must be a whole number of at least 1, got {version!r}")
+    given = {key: value for key, value in overrides.items() if value is not None}
+    values: dict[str, Any] = {"profile": profile, "version": version}
+    values["threshold_pct"] = _threshold(profile, given.pop("threshold_pct", None))
+    defaults = Policy()
+    for key, value in given.items():
+        if key in _INT_RANGES:
+            values[key] = _check_int(key, value, *_INT_RANGES[key])
+        elif key in _NESTED_RANGES:
+            values[key] = _merge_nested(key, value, getattr(defaults, key))
+        elif key == "require_concordance":
+            if not isinstance(value, bool):
+                raise PolicyError(key, f"must be true or false, got {value!r}")
+            values[key] = value
+        else:
+            raise PolicyError(key, "unknown policy setting")
+    return Policy(**values)
+
+
+def policy_to_dict(p: Policy) -> dict[str, Any]:
+    """JSON-ready, the shape of GET /v1/policy."""
+    return {
+        "profile": p.profile,
+        "version": p.version,
+        "threshold_pct": p.threshold_pct,
+        "min_readings": p.min_readings,
+        "onset_window_minutes": p.onset_window_minutes,
+        "required_minutes": dict(p.required_minutes),
+        "diary_horizon_hours": p.diary_horizon_hours,
+        "min_gap_hours": p.min_gap_hours,
+        "min_baseline": dict(p.min_baseline),
+        "require_concordance": p.require_concordance,
+    }
+
+
+def policy_from_dict(d: Mapping[str, Any]) -> Policy:
+    """Inverse of policy_to_dict for trusted stored data; keys missing from older rows take defaults."""
+    known = {key: d[key] for key in policy_to_dict(Policy()) if key in d}
+    for key in ("required_minutes", "min_baseline"):
+        if key in known:
+            known[key] = {**getattr(Policy(), key), **known[key]}
+    return Policy(**known)
+
+
+def required_minutes_for(agent: str, expected_relief_minutes: int | None, policy: Policy) -> int:
+    """The CR-10 preamble: how long relief must last for this agent."""
+    if agent in policy.required_minutes:
+        return policy.required_minutes[agent]
+    if expected_relief_minutes is not None and expected_relief_minutes < 1:
+        raise ValueError(f"expected_relief_minutes must be at least 1, got {expected_relief_minutes}")
+    if agent == "other":
+        # The minutes given on the block are mandatory for `other`: nothing else says how long it acts.
+        if expected_relief_minutes is None:
+            raise ValueError("agent 'other' needs expected_relief_minutes")
+        return expected_relief_minutes
+    if agent == "saline_placebo":
+        # A placebo is judged as if it were the short-acting agent, unless the block says otherwise.
+        if expected_relief_minutes is None:
+            return policy.required_minutes["lidocaine"]
+        return expected_relief_minutes
+    raise ValueError(f"unknown agent {agent!r}; use one of {', '.join(AGENTS)}")

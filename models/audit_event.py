@@ -1,0 +1,30 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, IdMixin, utcnow
+
+
+class AuditEvent(IdMixin, Base):
+    """Append-only record of who read, searched or changed what (no route updates or deletes it)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("ix_audit_event_clinic_at", "clinic_id", "at", "id"),
+        Index("ix_audit_event_resource", "clinic_id", "resource_type", "resource_id"),
+        Index("ix_audit_event_actor", "clinic_id", "actor_key_id", "at"),
+    )
+
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_key.id"))
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str | None] = mapped_column(String(64))
+    result_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(200))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
