@@ -1,8 +1,10 @@
 """Shared schema pieces: the base model, Note, pages and the problem+json documentation."""
 
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from api.errors import PROBLEM_JSON
 
@@ -15,6 +17,46 @@ class RequestSchema(BaseModel):
     """Request bodies refuse unknown fields, so a misspelt field is an error, not silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def _storable(value: str) -> str:
+    # PostgreSQL text cannot hold NUL and a lone surrogate cannot be encoded: refuse both as a 422, not a 500.
+    if "\x00" in value:
+        raise PydanticCustomError("text_nul", "must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("text_unicode", "must be valid Unicode text") from None
+    return value
+
+
+def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 (a type factory, used like a type)
+    """A request string that fits its column and can be stored on every database."""
+    return Annotated[
+        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_storable)
+    ]
+
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+
+
+def _clinical_time(value: datetime) -> datetime:
+    # Bounds keep UTC conversion from overflowing (year 1 or 9999 with an offset) and refuse
+    # clinical events recorded as happening more than a day from now.
+    try:
+        at = value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("time_range", "is outside the supported range") from None
+    if at < EARLIEST:
+        raise PydanticCustomError("time_range", "must be on or after 1900-01-01")
+    if at > datetime.now(UTC) + FUTURE_SLACK:
+        raise PydanticCustomError("time_future", "must not be more than a day in the future")
+    return at
+
+
+# A timezone-aware time of a clinical event (a naive one is a 422), stored and returned in UTC.
+ClinicalTime = Annotated[AwareDatetime, AfterValidator(_clinical_time)]
 
 
 class Note(Schema):
