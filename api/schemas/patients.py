@@ -1,0 +1,45 @@
+"""Patients (contract: Patients)."""
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import Field, field_validator
+
+from api.schemas.common import RequestSchema, Schema, Text
+
+
+class PatientCreate(RequestSchema):
+    mrn: Text(64, min_length=1) = Field(  # type: ignore[valid-type]
+        description="Medical record number, unique inside the clinic.", examples=["MRN-004217"]
+    )
+    name: Text(200) | None = Field(default=None, examples=["Maria Alvarez"])  # type: ignore[valid-type]
+    birth_date: date | None = Field(default=None, examples=["1961-04-09"])
+
+    @field_validator("mrn")
+    @classmethod
+    def _mrn_not_blank(cls, value: str) -> str:
+        # Surrounding spaces would make " 42" and "42" two patients.
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date_sane(cls, value: date | None) -> date | None:
+        if value is not None and not date(1900, 1, 1) <= value <= date.today():
+            raise ValueError("must be between 1900-01-01 and today")
+        return value
+
+
+class PatientPublic(Schema):
+    id: uuid.UUID = Field(examples=["4b0f8f7e-2f7a-4a53-9a57-3f1d8d6c2b10"])
+    mrn: str = Field(examples=["MRN-004217"])
+    name: str | None = Field(examples=["Maria Alvarez"])
+    birth_date: date | None = Field(examples=["1961-04-09"])
+    created_at: datetime = Field(examples=["2026-11-26T09:12:00Z"])
+
+
+class PatientList(Schema):
+    items: list[PatientPublic]
+    next_cursor: str | None = Field(examples=[None])
