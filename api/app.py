@@ -1,7 +1,8 @@
 """create_app(): routers, error handlers, middleware."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,6 +12,7 @@ from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.routes import ROUTERS
 from api.settings import Settings, get_settings
+from api.webhooks.worker import running_deliverer
 
 DESCRIPTION = """Diagnostic medial branch block outcomes and radiofrequency ablation referrals.
 
@@ -27,7 +29,12 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         app.state.engine = engine or make_engine(settings.async_database_url)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if settings.run_deliverer:  # the embedded default; `blocktrack worker` runs it separately
+                    await stack.enter_async_context(
+                        running_deliverer(app.state.engine, settings, asyncio.Event())
+                    )
+                yield
         finally:
             if own_engine:
                 await app.state.engine.dispose()

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 5.0
     webhook_max_response_bytes: int = 65536
     webhook_poll_seconds: float = 1.0
+    # Full-jitter exponential backoff: retry n waits uniform(0, min(cap, base * 2**(n-1))) seconds.
+    webhook_backoff_base_seconds: float = 5.0
+    webhook_backoff_cap_seconds: float = 3600.0
     run_deliverer: bool = True
     idempotency_ttl_hours: float = 24.0
 
