@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
@@ -68,6 +68,11 @@ class Policy:
         # A frozen dataclass holding a plain dict could still be mutated through it; copy read-only.
         object.__setattr__(self, "required_minutes", _frozen(self.required_minutes))
         object.__setattr__(self, "min_baseline", _frozen(self.min_baseline))
+
+    def __hash__(self) -> int:
+        # Read-only mapping views are not hashable themselves; their items are, and cannot change.
+        values = (getattr(self, f.name) for f in fields(self))
+        return hash(tuple(tuple(sorted(v.items())) if isinstance(v, Mapping) else v for v in values))
 
 
 class PolicyError(ValueError):

@@ -17,7 +17,7 @@ __all__ = ["BlockFacts", "ReadingFacts", "TargetVerdict", "block_warnings", "eva
 STALE_BASELINE_AFTER = timedelta(hours=24)  # CR-9: fixed by the rule, not a policy setting
 
 
-def agent_label(agent: str) -> str:
+def _agent_label(agent: str) -> str:
     return {"saline_placebo": "saline placebo", "other": "the agent given"}.get(agent, agent)
 
 
@@ -39,9 +39,12 @@ def _posts_in_horizon(
 def _run_note(code: str, run: Run, block: BlockFacts, required: int) -> Note:
     relief = format_pct(min(p.relief for p in run))
     lasted = minutes(run[-1].after)
-    needs = f"{agent_label(block.agent)} needs {required} min."
+    needs = f"{_agent_label(block.agent)} needs {required} min."
     if code == "diary_too_short":
-        return Note(code, f"Relief of {relief} was still going at the last reading, {lasted} min; {needs}")
+        return Note(
+            code,
+            f"Relief of {relief} was still going at the last reading, {lasted} min after the block; {needs}",
+        )
     return Note(code, f"Relief of {relief} lasted {lasted} min; {needs}")
 
 
