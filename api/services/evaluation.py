@@ -1,13 +1,298 @@
-"""Re-evaluation of verdicts, levels and referrals after a write (stub until the outcome engine lands)."""
+"""Stored evaluation: block outcomes (CR-9..CR-15), then their levels (CR-16..CR-18) and referrals (CR-19).
+
+Results are computed on write and stored, never recomputed on read. One code path serves both a
+single block (after a reading or block write) and a whole clinic (after a policy change); it reads
+with a few set-based queries and writes with one upsert per table, so a clinic-wide pass does not
+issue a query per block.
+"""
 
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.clinical.policy import Policy
+from api.clinical.verdict import BlockFacts, ReadingFacts, TargetVerdict, block_warnings, evaluate_target
+from api.errors import NotFound
+from api.schemas.outcomes import OutcomePublic
+from api.services import levels, outbox, referrals
+from api.services.bulk import upsert
+from api.services.policies import active_policy
+from models import Block, BlockOutcome, BlockTarget, Reading, TargetOutcome
+from models.base import utcnow
+
+_BLOCK_COLUMNS = (
+    Block.id,
+    Block.patient_id,
+    Block.performed_at,
+    Block.procedure,
+    Block.intent,
+    Block.agent,
+    Block.expected_relief_minutes,
+    Block.volume_ml_per_nerve,
+    Block.sedation,
+    Block.guidance,
+    Block.pain_scale,
+)
+_TARGET_COLUMNS = (
+    BlockTarget.id,
+    BlockTarget.block_id,
+    BlockTarget.patient_id,
+    BlockTarget.joint,
+    BlockTarget.side,
+    BlockTarget.position,
+)
+_READING_COLUMNS = (
+    Reading.id,
+    Reading.target_id,
+    Reading.phase,
+    Reading.recorded_at,
+    Reading.score,
+    Reading.analgesic_taken,
+)
+
+
+@dataclass
+class _Evaluated:
+    """One block's fresh outcome, ready to store and to publish."""
+
+    block_id: uuid.UUID
+    warnings: list[dict[str, str]]
+    targets: list[tuple[Row[Any], TargetVerdict]]
+
+
+def _facts(block: Row[Any], targets: Sequence[Row[Any]]) -> BlockFacts:
+    volume = block.volume_ml_per_nerve
+    return BlockFacts(
+        performed_at=block.performed_at,
+        procedure=block.procedure,
+        intent=block.intent,
+        agent=block.agent,
+        expected_relief_minutes=block.expected_relief_minutes,
+        # Exact (CR-8 habit): the stored Decimal becomes a Fraction without passing through float.
+        volume_ml_per_nerve=None if volume is None else Fraction(str(volume)),
+        sedation=block.sedation,
+        guidance=block.guidance,
+        pain_scale=block.pain_scale,
+        joints=tuple(dict.fromkeys(t.joint for t in targets)),
+    )
+
+
+def _notes(notes: Sequence[Any]) -> list[dict[str, str]]:
+    return [{"code": n.code, "message": n.message} for n in notes]
+
+
+def _evaluate_block(
+    block: Row[Any],
+    targets: Sequence[Row[Any]],
+    readings: dict[uuid.UUID, list[ReadingFacts]],
+    policy: Policy,
+) -> _Evaluated:
+    facts = _facts(block, targets)
+    verdicts = [(t, evaluate_target(facts, readings.get(t.id, ()), policy)) for t in targets]
+    every = [r for t in targets for r in readings.get(t.id, ())]
+    return _Evaluated(block.id, _notes(block_warnings(facts, every, policy)), verdicts)
+
+
+async def _load(
+    session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID | None
+) -> tuple[list[Row[Any]], dict[uuid.UUID, list[Row[Any]]], dict[uuid.UUID, list[ReadingFacts]]]:
+    """Blocks, their targets and their ACTIVE readings: one block, or (block_id None) the whole clinic."""
+    blocks_q = select(*_BLOCK_COLUMNS).where(Block.clinic_id == clinic_id)
+    targets_q = select(*_TARGET_COLUMNS).where(BlockTarget.clinic_id == clinic_id)
+    readings_q = select(*_READING_COLUMNS).where(Reading.clinic_id == clinic_id, Reading.status == "active")
+    if block_id is not None:
+        blocks_q = blocks_q.where(Block.id == block_id)
+        targets_q = targets_q.where(BlockTarget.block_id == block_id)
+        readings_q = readings_q.where(Reading.block_id == block_id)
+    blocks = list((await session.execute(blocks_q)).all())
+    targets: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
+    for t in (await session.execute(targets_q.order_by(BlockTarget.position))).all():
+        targets[t.block_id].append(t)
+    readings: dict[uuid.UUID, list[ReadingFacts]] = defaultdict(list)
+    for r in (await session.execute(readings_q)).all():
+        readings[r.target_id].append(ReadingFacts(r.id, r.phase, r.recorded_at, r.score, r.analgesic_taken))
+    return blocks, targets, readings
+
+
+async def _store(
+    session: AsyncSession, clinic_id: uuid.UUID, policy: Policy, evaluated: Sequence[_Evaluated]
+) -> None:
+    now = utcnow()
+    await upsert(
+        session,
+        BlockOutcome.__table__,
+        [
+            {
+                "block_id": e.block_id,
+                "clinic_id": clinic_id,
+                "policy_profile": policy.profile,
+                "policy_version": policy.version,
+                "threshold_pct": policy.threshold_pct,
+                "warnings": e.warnings,
+                "computed_at": now,
+            }
+            for e in evaluated
+        ],
+        ["block_id"],
+    )
+    await upsert(
+        session,
+        TargetOutcome.__table__,
+        [
+            {
+                "target_id": t.id,
+                "block_id": e.block_id,
+                "clinic_id": clinic_id,
+                "verdict": v.verdict,
+                "baseline": v.baseline,
+                "peak_relief_pct": v.peak_relief_pct,
+                "sustained_relief_pct": v.sustained_relief_pct,
+                "relief_duration_minutes": v.relief_duration_minutes,
+                "required_minutes": v.required_minutes,
+                "readings_used": [str(i) for i in v.readings_used],
+                "reasons": _notes(v.reasons),
+                "warnings": _notes(v.warnings),
+                "policy_version": policy.version,
+                "computed_at": now,
+            }
+            for e in evaluated
+            for t, v in e.targets
+        ],
+        ["target_id"],
+    )
+
+
+def _public(e: _Evaluated, policy: Policy) -> OutcomePublic:
+    return OutcomePublic.model_validate(
+        {
+            "block_id": e.block_id,
+            "policy": {
+                "profile": policy.profile,
+                "version": policy.version,
+                "threshold_pct": policy.threshold_pct,
+            },
+            "warnings": e.warnings,
+            "targets": [
+                {
+                    "target_id": t.id,
+                    "joint": t.joint,
+                    "side": t.side,
+                    "verdict": v.verdict,
+                    "baseline": v.baseline,
+                    "peak_relief_pct": v.peak_relief_pct,
+                    "sustained_relief_pct": v.sustained_relief_pct,
+                    "relief_duration_minutes": v.relief_duration_minutes,
+                    "required_minutes": v.required_minutes,
+                    "readings_used": list(v.readings_used),
+                    "reasons": _notes(v.reasons),
+                    "warnings": _notes(v.warnings),
+                }
+                for t, v in e.targets
+            ],
+        }
+    )
+
+
+async def _old_verdicts(session: AsyncSession, clinic_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    rows = await session.execute(
+        select(TargetOutcome.target_id, TargetOutcome.verdict).where(TargetOutcome.clinic_id == clinic_id)
+    )
+    return dict(rows.tuples().all())
 
 
 async def reevaluate_block(session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID) -> None:
     """Recompute and store the block's outcome and the levels of its targets, in the caller's transaction.
 
     Call after any write that can change a verdict: a new block, new/amended/voided readings, a voided block.
+    Emits `block.evaluated`, and `referral.recommended` / `referral.withdrawn` for referrals it changes.
     """
-    return None
+    await session.flush()  # the caller's pending rows must be visible to the queries below
+    policy = await active_policy(session, clinic_id)
+    blocks, targets, readings = await _load(session, clinic_id, block_id)
+    if not blocks:
+        raise NotFound(f"No block {block_id}.")
+    evaluated = _evaluate_block(blocks[0], targets[block_id], readings, policy)
+    await _store(session, clinic_id, policy, [evaluated])
+    await outbox.emit(
+        session, clinic_id, "block.evaluated", _public(evaluated, policy).model_dump(mode="json")
+    )
+    keys = {(blocks[0].patient_id, t.joint, t.side) for t in targets[block_id]}
+    statuses = await levels.reevaluate_levels(session, clinic_id, policy, keys)
+    await referrals.sync_referrals(session, clinic_id, policy, statuses)
+
+
+async def reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy: Policy) -> None:
+    """CR-21: re-evaluate every block and level of the clinic under `policy`, in set-based passes.
+
+    `block.evaluated` is emitted only for blocks where some target's verdict changed: every outcome
+    records the new policy version, but subscribers care about changed verdicts, not a version bump.
+    """
+    await session.flush()
+    before = await _old_verdicts(session, clinic_id)
+    blocks, targets, readings = await _load(session, clinic_id, None)
+    evaluated = [_evaluate_block(b, targets[b.id], readings, policy) for b in blocks]
+    await _store(session, clinic_id, policy, evaluated)
+    for e in evaluated:
+        if any(before.get(t.id) != v.verdict for t, v in e.targets):
+            await outbox.emit(
+                session, clinic_id, "block.evaluated", _public(e, policy).model_dump(mode="json")
+            )
+    statuses = await levels.reevaluate_levels(session, clinic_id, policy, None)
+    await referrals.sync_referrals(session, clinic_id, policy, statuses, whole_clinic=True)
+
+
+async def outcome_for_block(
+    session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID
+) -> OutcomePublic:
+    """The stored outcome of a block of this clinic (404 for another clinic's or an unknown block)."""
+    head = await session.get(BlockOutcome, block_id, populate_existing=True)
+    if head is None or head.clinic_id != clinic_id:
+        raise NotFound(f"No outcome for block {block_id}.")
+    rows = await session.execute(
+        select(TargetOutcome, BlockTarget.joint, BlockTarget.side)
+        .join(BlockTarget, BlockTarget.id == TargetOutcome.target_id)
+        .where(TargetOutcome.block_id == block_id, TargetOutcome.clinic_id == clinic_id)
+        .order_by(BlockTarget.position)
+        .execution_options(populate_existing=True)
+    )
+    targets = [
+        {
+            **{c: getattr(o, c) for c in _TARGET_FIELDS},
+            "joint": joint,
+            "side": side,
+            "peak_relief_pct": _float(o.peak_relief_pct),
+            "sustained_relief_pct": _float(o.sustained_relief_pct),
+        }
+        for o, joint, side in rows.all()
+    ]
+    policy = {
+        "profile": head.policy_profile,
+        "version": head.policy_version,
+        "threshold_pct": head.threshold_pct,
+    }
+    return OutcomePublic.model_validate(
+        {"block_id": block_id, "policy": policy, "warnings": head.warnings, "targets": targets}
+    )
+
+
+_TARGET_FIELDS = (
+    "target_id",
+    "verdict",
+    "baseline",
+    "relief_duration_minutes",
+    "required_minutes",
+    "readings_used",
+    "reasons",
+    "warnings",
+)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,244 @@
+"""Referrals for radiofrequency ablation (CR-19, CR-20): opened and withdrawn by evaluation, worked by staff.
+
+Decisions recorded here:
+- A level holds at most one live (open or acknowledged) referral; the partial unique index
+  uq_referral_live_level enforces it. Referrals are inserted with ON CONFLICT DO NOTHING on that
+  index: a concurrent transaction that opened the same level's referral first wins, and ours is
+  simply "already open" (same effect as a SAVEPOINT + IntegrityError, without a round trip per row).
+- While a level stays referral_recommended its live referral is kept as it is, even when the
+  qualifying pair moves on (a third positive block, a voided first block with an earlier positive
+  behind it) or the policy changes: an order may already be placed from it. It keeps the pair and
+  policy version that opened it; the level view shows the current pair.
+- Acknowledging is idempotent: acknowledging an acknowledged referral again answers it unchanged,
+  unless another external_order_id is given (409). A withdrawn referral cannot be acknowledged (409).
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.clinical.levels import suggested_procedure
+from api.clinical.policy import Policy
+from api.errors import Conflict, NotFound
+from api.pagination import decode_cursor, encode_cursor
+from api.schemas.referrals import ReferralPage, ReferralPublic
+from api.services import outbox
+from api.services.bulk import chunks, insert_for
+from api.services.levels import LIVE_STATUSES, EvaluatedLevel
+from models import Referral
+from models.base import utcnow
+from models.referral import LIVE
+
+_table = Referral.__table__
+
+
+def referral_public(row: Any) -> ReferralPublic:
+    return ReferralPublic.model_validate(
+        {
+            "id": row.id,
+            "patient_id": row.patient_id,
+            "joint": row.joint,
+            "side": row.side,
+            "region": row.region,
+            "status": row.status,
+            "qualifying_block_ids": row.qualifying_block_ids,
+            "recommended_at": row.recommended_at,
+            "policy": {"profile": row.policy_profile, "version": row.policy_version},
+            "procedure": {
+                "name": row.procedure_name,
+                "nerves": row.nerves,
+                "cpt_first_joint": row.cpt_first_joint,
+                "cpt_each_additional_joint": row.cpt_each_additional_joint,
+            },
+            "warnings": row.warnings,
+            "acknowledged_at": row.acknowledged_at,
+            "external_order_id": row.external_order_id,
+            "withdrawn_at": row.withdrawn_at,
+            "withdrawn_reason": row.withdrawn_reason,
+        }
+    )
+
+
+async def _rows(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
+    rows: list[Row[Any]] = []
+    for part in chunks(list(ids)):
+        rows += (await session.execute(select(_table).where(_table.c.id.in_(part)))).all()
+    return sorted(rows, key=lambda r: (r.recommended_at, r.id))
+
+
+async def _live(
+    session: AsyncSession, clinic_id: uuid.UUID, level_ids: Sequence[uuid.UUID] | None
+) -> dict[uuid.UUID, uuid.UUID]:
+    """level_id -> id of its open or acknowledged referral (level_ids None: the whole clinic)."""
+    query = select(_table.c.level_id, _table.c.id).where(
+        _table.c.clinic_id == clinic_id, _table.c.status.in_(LIVE_STATUSES)
+    )
+    if level_ids is None:
+        return dict((await session.execute(query)).tuples().all())
+    found: dict[uuid.UUID, uuid.UUID] = {}
+    for part in chunks(list(level_ids)):
+        found.update((await session.execute(query.where(_table.c.level_id.in_(part)))).tuples().all())
+    return found
+
+
+def _new_referral(clinic_id: uuid.UUID, policy: Policy, level: EvaluatedLevel, now: Any) -> dict[str, Any]:
+    procedure = suggested_procedure(level.joint)  # CR-19: RFA of the same nerves (CR-4), CPT by region
+    return {
+        "id": uuid.uuid4(),
+        "clinic_id": clinic_id,
+        "patient_id": level.patient_id,
+        "level_id": level.level_id,
+        "joint": level.joint,
+        "side": level.side,
+        "region": level.region,
+        "status": "open",
+        "qualifying_block_ids": [str(i) for i in level.status.qualifying_block_ids],
+        "recommended_at": now,
+        "policy_profile": policy.profile,
+        "policy_version": policy.version,
+        "procedure_name": procedure.name,
+        "nerves": list(procedure.nerves),
+        "cpt_first_joint": procedure.cpt_first_joint,
+        "cpt_each_additional_joint": procedure.cpt_each_additional_joint,
+        "warnings": [{"code": n.code, "message": n.message} for n in level.referral_warnings],
+        "acknowledged_at": None,
+        "external_order_id": None,
+        "withdrawn_at": None,
+        "withdrawn_reason": None,
+        "version": 1,
+    }
+
+
+async def _open(session: AsyncSession, records: list[dict[str, Any]]) -> list[uuid.UUID]:
+    """Insert the new referrals; a level that already has a live one keeps it (CR-19: never a duplicate)."""
+    if not records:
+        return []
+    stmt = insert_for(session, _table).on_conflict_do_nothing(index_elements=["level_id"], index_where=LIVE)
+    result = await session.execute(stmt.returning(_table.c.id), records)
+    return list(result.scalars().all())
+
+
+def _withdraw_reason(level: EvaluatedLevel) -> str:
+    why = " ".join(note.message for note in level.status.reasons)
+    return f"The level is now {level.status.status.replace('_', ' ')}. {why}".strip()
+
+
+async def _withdraw(session: AsyncSession, pairs: list[tuple[uuid.UUID, EvaluatedLevel]]) -> list[uuid.UUID]:
+    """CR-19: withdrawn with the reason, never deleted."""
+    if not pairs:
+        return []
+    stmt = (
+        update(_table)
+        .where(_table.c.id == bindparam("b_id"), _table.c.status.in_(LIVE_STATUSES))
+        .values(
+            status="withdrawn",
+            withdrawn_at=utcnow(),
+            withdrawn_reason=bindparam("b_reason"),
+            version=_table.c.version + 1,
+        )
+    )
+    await session.execute(stmt, [{"b_id": rid, "b_reason": _withdraw_reason(level)} for rid, level in pairs])
+    return [rid for rid, _ in pairs]
+
+
+async def sync_referrals(
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    policy: Policy,
+    levels: Iterable[EvaluatedLevel],
+    whole_clinic: bool = False,
+) -> None:
+    """CR-19: open a referral for each level entering referral_recommended, withdraw those leaving it."""
+    levels = list(levels)
+    live = await _live(session, clinic_id, None if whole_clinic else [lvl.level_id for lvl in levels])
+    now = utcnow()
+    recommended = [lvl for lvl in levels if lvl.status.status == "referral_recommended"]
+    opened = await _open(
+        session,
+        [_new_referral(clinic_id, policy, lvl, now) for lvl in recommended if lvl.level_id not in live],
+    )
+    withdrawn = await _withdraw(
+        session,
+        [
+            (live[lvl.level_id], lvl)
+            for lvl in levels
+            if lvl.status.status != "referral_recommended" and lvl.level_id in live
+        ],
+    )
+    for row in await _rows(session, opened):
+        await outbox.emit(
+            session, clinic_id, "referral.recommended", referral_public(row).model_dump(mode="json")
+        )
+    for row in await _rows(session, withdrawn):
+        await outbox.emit(
+            session, clinic_id, "referral.withdrawn", referral_public(row).model_dump(mode="json")
+        )
+
+
+async def get_referral(session: AsyncSession, clinic_id: uuid.UUID, referral_id: uuid.UUID) -> ReferralPublic:
+    row = (
+        await session.execute(
+            select(_table).where(_table.c.id == referral_id, _table.c.clinic_id == clinic_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"No referral {referral_id}.")
+    return referral_public(row)
+
+
+async def list_referrals(
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    status: str | None,
+    patient_id: uuid.UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> ReferralPage:
+    """The worklist, oldest recommendation first; keyset paging on (recommended_at, id)."""
+    query = select(_table).where(_table.c.clinic_id == clinic_id)
+    if status is not None:
+        query = query.where(_table.c.status == status)
+    if patient_id is not None:
+        query = query.where(_table.c.patient_id == patient_id)
+    if cursor is not None:
+        at, last_id = decode_cursor(cursor)
+        query = query.where(tuple_(_table.c.recommended_at, _table.c.id) > tuple_(at, last_id))
+    query = query.order_by(_table.c.recommended_at, _table.c.id).limit(limit + 1)
+    rows = (await session.execute(query)).all()
+    next_cursor = (
+        encode_cursor(rows[limit - 1].recommended_at, rows[limit - 1].id) if len(rows) > limit else None
+    )
+    return ReferralPage(items=[referral_public(r) for r in rows[:limit]], next_cursor=next_cursor)
+
+
+async def acknowledge(
+    session: AsyncSession, clinic_id: uuid.UUID, referral_id: uuid.UUID, external_order_id: str | None
+) -> ReferralPublic:
+    """open -> acknowledged; idempotent when repeated; a withdrawn referral is a 409."""
+    current = await get_referral(session, clinic_id, referral_id)
+    if current.status == "open":
+        result = await session.execute(
+            update(_table)
+            .where(_table.c.id == referral_id, _table.c.status == "open")
+            .values(
+                status="acknowledged",
+                acknowledged_at=utcnow(),
+                external_order_id=external_order_id,
+                version=_table.c.version + 1,
+            )
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return await get_referral(session, clinic_id, referral_id)
+        current = await get_referral(session, clinic_id, referral_id)  # changed meanwhile
+    if current.status == "withdrawn":
+        raise Conflict(f"The referral was withdrawn and cannot be acknowledged: {current.withdrawn_reason}")
+    if external_order_id is not None and external_order_id != current.external_order_id:
+        raise Conflict(
+            f"The referral is already acknowledged with external_order_id {current.external_order_id!r}.",
+            current_external_order_id=current.external_order_id,
+        )
+    return current
