@@ -77,7 +77,8 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
 
 def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
     # Pydantic adds union/function branch names to a loc; a client only needs the field path.
-    return [part for part in loc if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))]
+    noise = lambda part: isinstance(part, str) and ("[" in part or part.startswith("function-"))  # noqa: E731
+    return [part for part in loc if not noise(part)]
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -90,6 +91,11 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's "There was an error parsing the body" (bytes that are not UTF-8 JSON): like any
+        # other body that fails validation, a 422 naming the body, the status every operation documents.
+        message = "The body is not a JSON document (UTF-8)."
+        return problem(422, "Unprocessable Content", message, errors=[field_error(["body"], message)])
     response = problem(exc.status_code, _title(exc.status_code), str(exc.detail))
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
