@@ -33,7 +33,11 @@ async def create_patient(
 
 @router.get("/patients", response_model=PatientList, responses=problems(*AUTHED))
 async def list_patients(
-    session: Session, principal: Reader, audit: AuditLog, mrn: Mrn = None, limit: Limit = 50,
+    session: Session,
+    principal: Reader,
+    audit: AuditLog,
+    mrn: Mrn = None,
+    limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PatientList:
     """The clinic's patients, oldest first; `?mrn=` finds one by its medical record number."""

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from api.errors import PROBLEM_JSON
@@ -30,11 +30,8 @@ def _storable(value: str) -> str:
     return value
 
 
-def Text(max_length: int, min_length: int = 0) -> Any:  # noqa: N802 (a type factory, used like a type)
-    """A request string that fits its column and can be stored on every database."""
-    return Annotated[
-        str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(_storable)
-    ]
+# Use as `Annotated[str, StringConstraints(max_length=200), Storable]`.
+Storable = AfterValidator(_storable)
 
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)

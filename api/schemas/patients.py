@@ -2,17 +2,19 @@
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
-from api.schemas.common import RequestSchema, Schema, Text
+from api.schemas.common import RequestSchema, Schema, Storable
+
+Mrn = Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]
+Name = Annotated[str, StringConstraints(max_length=200), Storable]
 
 
 class PatientCreate(RequestSchema):
-    mrn: Text(64, min_length=1) = Field(  # type: ignore[valid-type]
-        description="Medical record number, unique inside the clinic.", examples=["MRN-004217"]
-    )
-    name: Text(200) | None = Field(default=None, examples=["Maria Alvarez"])  # type: ignore[valid-type]
+    mrn: Mrn = Field(description="Medical record number, unique inside the clinic.", examples=["MRN-004217"])
+    name: Name | None = Field(default=None, examples=["Maria Alvarez"])
     birth_date: date | None = Field(default=None, examples=["1961-04-09"])
 
     @field_validator("mrn")
