@@ -1,0 +1,119 @@
+"""Schemathesis against the OpenAPI document of a real server process (`make fuzz`).
+
+A throwaway SQLite database gets the demo clinic; `blocktrack serve` runs on a free loopback port;
+schemathesis sends schema-driven valid and invalid requests with the demo's admin key for a bounded time,
+and the run fails on any 5xx, any status code or content type the operation does not document, or a
+body that does not match its documented schema.
+
+    python -m tests.fuzz [--max-time SECONDS] [--workers N]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from api.demo import seed_demo
+from api.migrate import upgrade
+from api.settings import Settings
+
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_server(database_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BLOCKTRACK_DATABASE_URL": database_url, "BLOCKTRACK_RUN_DELIVERER": "false"}
+    command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.returncode} before it was ready")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the server was not ready within {timeout:.0f} s")
+
+
+def _schemathesis(base_url: str, api_key: str, args: argparse.Namespace, report: Path) -> int:
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "run", f"{base_url}/openapi.json",
+        "--checks", CHECKS,
+        "--header", f"Authorization: Bearer {api_key}",
+        "--max-time", str(args.max_time),
+        "--workers", str(args.workers),
+        "--request-timeout", "10",
+        "--continue-on-failure",
+        "--generation-database", "none",
+        "--report", "ndjson", "--report-ndjson-path", str(report),
+        "--no-color",
+    ]  # fmt: skip
+    return subprocess.run(command, check=False).returncode
+
+
+def _summary(report: Path) -> tuple[Counter[int], Counter[str]]:
+    """Responses by status code, and failures by operation and check, from schemathesis' ndjson events."""
+    statuses: Counter[int] = Counter()
+    failures: Counter[str] = Counter()
+    lines = report.read_text().splitlines() if report.exists() else []
+    for line in lines:
+        recorder = json.loads(line).get("ScenarioFinished", {}).get("recorder", {})
+        for interaction in recorder.get("interactions", {}).values():
+            if interaction.get("response"):
+                statuses[interaction["response"]["status_code"]] += 1
+        for checks in recorder.get("checks", {}).values():
+            for check in checks:
+                if check["status"] != "success":
+                    failures[f"{recorder['label']}: {check['name']}"] += 1
+    return statuses, failures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__.splitlines()[0])
+    parser.add_argument("--max-time", type=int, default=100, help="schemathesis time budget in seconds")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="blocktrack-fuzz-") as tmp:
+        database_url = f"sqlite:///{Path(tmp) / 'fuzz.db'}"
+        upgrade(database_url)
+        demo = asyncio.run(seed_demo(Settings(database_url=database_url, run_deliverer=False)))
+        port = _free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        server = _start_server(database_url, port, Path(tmp) / "server.log")
+        try:
+            _wait_ready(base_url, server)
+            code = _schemathesis(base_url, demo.api_key, args, Path(tmp) / "events.ndjson")
+            statuses, failures = _summary(Path(tmp) / "events.ndjson")
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+        errors = [line for line in (Path(tmp) / "server.log").read_text().splitlines() if "Traceback" in line]
+    print(f"\nfuzz summary: {sum(statuses.values())} responses by status: {dict(sorted(statuses.items()))}")
+    print("fuzz summary: failed checks:" + ("".join(f"\n  {k} x{n}" for k, n in failures.items()) or " none"))
+    print(f"fuzz summary: server tracebacks {len(errors)}; schemathesis exit code {code}")
+    sys.exit(1 if code or errors else 0)
+
+
+if __name__ == "__main__":
+    main()
