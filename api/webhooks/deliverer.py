@@ -9,6 +9,7 @@ Each pass runs three steps so that no database transaction stays open across the
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -131,23 +132,33 @@ class Deliverer:
         headers = signed_headers(job.secret, str(job.event_id), int(time.time()), job.body)
         status, error = None, None
         try:
-            # The client's timeout bounds each network step; this bounds the whole exchange, so a
-            # receiver trickling bytes cannot hold the deliverer.
-            async with asyncio.timeout(self.settings.webhook_timeout_seconds):
-                status, error = await self._post(job.url, headers, job.body)
+            status, error = await self._post(job.url, headers, job.body)
         except TimeoutError:
             error = f"timed out after {self.settings.webhook_timeout_seconds:g} s"
         except httpx.TimeoutException as exc:
-            error = f"timed out: {type(exc).__name__}"
+            error = f"timed out ({type(exc).__name__})"
         except Exception as exc:  # anything a receiver causes is that attempt's failure, never the worker's
             error = f"{type(exc).__name__}: {exc}"[:ERROR_SNIPPET]
         duration_ms = int((time.monotonic() - started) * 1000)
         return Result(attempted_at, status, error, duration_ms)
 
     async def _post(self, url: str, headers: dict[str, str], body: bytes) -> tuple[int, str | None]:
-        async with self.client.stream("POST", url, content=body, headers=headers) as response:
-            head = await _read_capped(response, self.settings.webhook_max_response_bytes)
-        if 200 <= response.status_code < 300:
+        """POST and return (status, error). The client's timeout bounds each network step; the deadline
+        bounds the whole exchange, so a receiver trickling bytes cannot hold the deliverer."""
+        deadline = asyncio.get_running_loop().time() + self.settings.webhook_timeout_seconds
+        request = self.client.build_request("POST", url, content=body, headers=headers)
+        async with asyncio.timeout_at(deadline):
+            response = await self.client.send(request, stream=True)
+        try:
+            # The status line is the receiver's answer; the body is read only up to the cap and the
+            # deadline (for the error message and so the connection can be reused), then dropped.
+            head = b""
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(deadline):
+                    head = await _read_capped(response, self.settings.webhook_max_response_bytes)
+        finally:
+            await response.aclose()
+        if response.is_success:
             return response.status_code, None
         if response.is_redirect:
             return response.status_code, f"redirect to {response.headers.get('location')!r} not followed"
