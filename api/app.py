@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.db import make_engine, make_sessionmaker
 from api.errors import install_error_handlers
+from api.idempotency import install_idempotency
 from api.middleware import RequestIdMiddleware
 from api.routes import ROUTERS
 from api.settings import Settings, get_settings
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
     install_error_handlers(app)
+    install_idempotency(app)  # added first: inside RequestIdMiddleware, so its answers carry X-Request-ID
     app.add_middleware(RequestIdMiddleware)
     for router in ROUTERS:
         app.include_router(router)
