@@ -1,5 +1,6 @@
 """Builders for API tests: a patient, a block, a diary, through the public API."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,8 @@ def iso(at: datetime) -> str:
     return at.isoformat()
 
 
-async def new_patient(client: httpx.AsyncClient, headers: Headers, mrn: str = "MRN-100") -> dict[str, Any]:
+async def new_patient(client: httpx.AsyncClient, headers: Headers, mrn: str | None = None) -> dict[str, Any]:
+    mrn = mrn or f"MRN-{uuid.uuid4().hex[:10]}"
     response = await client.post("/v1/patients", json={"mrn": mrn}, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()

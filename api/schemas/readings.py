@@ -1,0 +1,104 @@
+"""Readings: the pain diary (contract: Readings; CR-6, CR-7)."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from api.schemas.blocks import Joint, Reason, Side, SideOrBoth, Status
+from api.schemas.common import ClinicalTime, RequestSchema, Schema, Storable
+from api.schemas.outcomes import OutcomePublic
+
+Phase = Literal["pre", "post"]
+Source = Literal["patient_diary", "clinician", "ehr_import"]
+MAX_MINUTES_AFTER = 10080  # a week: far past any diary horizon
+MAX_BATCH = 500
+Activity = Annotated[str, StringConstraints(max_length=500), Storable]
+Analgesic = Annotated[str, StringConstraints(max_length=200), Storable]
+NoteText = Annotated[str, StringConstraints(max_length=4000), Storable]
+# CR-6: a whole number; "7" and 7.5 are refused. The block's scale (NRS 0-10, VAS 0-100) is checked later.
+Score = Annotated[int, Field(strict=True, ge=0, le=100, examples=[7])]
+
+
+class ReadingIn(RequestSchema):
+    joint: Joint | None = Field(default=None, examples=["L4-L5"], description="Only targets at this joint.")
+    side: SideOrBoth | None = Field(default=None, examples=["left"], description="Only targets on this side.")
+    phase: Phase = Field(examples=["post"])
+    recorded_at: ClinicalTime | None = Field(
+        default=None, examples=["2026-11-20T15:00:00Z"], description="Give this or `minutes_after_block`."
+    )
+    minutes_after_block: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_MINUTES_AFTER,
+        examples=[30],
+        description="Give this or `recorded_at`; the time is the block's time plus these minutes.",
+    )
+    score: Score = Field(description="NRS 0-10 or VAS 0-100, per the block's `pain_scale`.")
+    activity: Activity | None = Field(default=None, examples=["walking 10 minutes"])
+    analgesic_taken: bool = Field(default=False, strict=True, examples=[False])
+    analgesic: Analgesic | None = Field(
+        default=None, examples=[None], description="What was taken; only with `analgesic_taken: true`."
+    )
+    note: NoteText | None = Field(default=None, examples=[None])
+    source: Source = Field(default="patient_diary", examples=["patient_diary"])
+
+
+class ReadingBatchIn(RequestSchema):
+    readings: list[ReadingIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ReadingAmend(RequestSchema):
+    score: Score | None = None
+    recorded_at: ClinicalTime | None = Field(default=None, examples=["2026-11-20T15:05:00Z"])
+    reason: Reason = Field(examples=["Patient corrected the 30-minute score."])
+
+
+class ReadingVoid(RequestSchema):
+    reason: Reason = Field(examples=["Entered against the wrong block."])
+
+
+class ReadingPublic(Schema):
+    id: uuid.UUID
+    block_id: uuid.UUID
+    target_id: uuid.UUID
+    joint: str = Field(examples=["L4-L5"])
+    side: Side
+    phase: Phase
+    recorded_at: datetime = Field(examples=["2026-11-20T15:00:00Z"])
+    minutes_after_block: int = Field(examples=[30], description="Whole minutes, floored; negative before.")
+    score: int = Field(examples=[2])
+    activity: str | None
+    analgesic_taken: bool
+    analgesic: str | None
+    note: str | None
+    source: Source
+    status: Status
+    version: int = Field(examples=[1])
+    created_at: datetime
+
+
+class ReadingList(Schema):
+    items: list[ReadingPublic]
+    next_cursor: str | None = Field(examples=[None])
+
+
+class ReadingVersionPublic(Schema):
+    version: int = Field(examples=[1])
+    score: int = Field(examples=[2])
+    recorded_at: datetime
+    status: Status
+    changed_at: datetime
+    changed_by: str | None = Field(examples=["Riverside EHR interface"])
+    reason: str | None = Field(examples=[None])
+
+
+class ReadingHistory(Schema):
+    items: list[ReadingVersionPublic]
+
+
+class ReadingBatchPublic(Schema):
+    readings: list[ReadingPublic]
+    outcome: OutcomePublic = Field(description="The block's outcome re-evaluated with these readings.")
