@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services.outbox import emit
-from models import AuditEvent, OutboxEvent, WebhookDelivery
+from models import AuditEvent, WebhookDelivery
 
 URL = "https://engine.clinic.example/hooks"
 
