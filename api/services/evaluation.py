@@ -204,7 +204,7 @@ async def _old_verdicts(session: AsyncSession, clinic_id: uuid.UUID) -> dict[uui
     rows = await session.execute(
         select(TargetOutcome.target_id, TargetOutcome.verdict).where(TargetOutcome.clinic_id == clinic_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def reevaluate_block(session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID) -> None:

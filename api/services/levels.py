@@ -198,9 +198,7 @@ async def levels_for_patient(session: AsyncSession, clinic_id: uuid.UUID, patien
                     Referral.status.in_(LIVE_STATUSES),
                 )
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     items = [_level_public(level, history, live.get(level.id)) for level in stored]
     items.sort(key=lambda item: (joint_sort_key(item.joint), item.side))

@@ -78,10 +78,10 @@ async def _live(
         _table.c.clinic_id == clinic_id, _table.c.status.in_(LIVE_STATUSES)
     )
     if level_ids is None:
-        return dict((await session.execute(query)).tuples().all())
+        return dict((await session.execute(query)).all())
     found: dict[uuid.UUID, uuid.UUID] = {}
     for part in chunks(list(level_ids)):
-        found.update((await session.execute(query.where(_table.c.level_id.in_(part)))).tuples().all())
+        found.update((await session.execute(query.where(_table.c.level_id.in_(part)))).all())
     return found
 
 
