@@ -89,10 +89,29 @@ _DESCRIPTIONS = {
 }
 
 
+def _inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its `$defs` references replaced by the definitions themselves."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        return [resolve(item) for item in node] if isinstance(node, list) else node
+
+    return dict(resolve(schema))
+
+
+# Given inline under application/problem+json: with `model=` FastAPI would document the error body as
+# application/json, a content type these responses never have.
+PROBLEM_SCHEMA = _inline_defs(Problem.model_json_schema(mode="serialization"))
+
+
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the problem+json errors an operation can answer."""
     return {
-        code: {"model": Problem, "description": _DESCRIPTIONS[code], "content": {PROBLEM_JSON: {}}}
+        code: {"description": _DESCRIPTIONS[code], "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
         for code in codes
     }
 
