@@ -139,14 +139,23 @@ async def _claim(
     now = datetime.now(UTC)
     for _ in range(3):
         values = {
-            "id": uuid.uuid4(), "api_key_id": api_key_id, "key": key, "method": "POST", "path": path[:500],
-            "request_hash": request_hash, "state": "in_flight", "created_at": now,
+            "id": uuid.uuid4(),
+            "api_key_id": api_key_id,
+            "key": key,
+            "method": "POST",
+            "path": path[:500],
+            "request_hash": request_hash,
+            "state": "in_flight",
+            "created_at": now,
         }
         statement = _insert(session).values(**values).on_conflict_do_nothing().returning(_table.c.id)
         if (await session.execute(statement)).first() is not None:
             return None
-        existing = (await session.execute(select(_table).where(
-            _table.c.api_key_id == api_key_id, _table.c.key == key))).first()
+        existing = (
+            await session.execute(
+                select(_table).where(_table.c.api_key_id == api_key_id, _table.c.key == key)
+            )
+        ).first()
         if existing is None:  # released by its owner (5xx) between the two statements: try again
             continue
         if existing.created_at >= now - ttl:
@@ -191,8 +200,9 @@ class IdempotencyMiddleware:
         key = parse_key(raw_key or b"")
         if key is None:
             message = "must be 1 to 255 printable ASCII characters"
-            response = problem(422, "Unprocessable Content", f"{HEADER}: {message}",
-                               errors=[field_error(_LOC, message)])
+            response = problem(
+                422, "Unprocessable Content", f"{HEADER}: {message}", errors=[field_error(_LOC, message)]
+            )
             await response(scope, receive, send)
             return
         await self._keyed(scope, receive, send, key, token)
@@ -245,9 +255,11 @@ class IdempotencyMiddleware:
 
 async def _complete(app: FastAPI, where: Any, captured: _Captured) -> None:
     values = {
-        "state": "completed", "response_status": captured.status,
+        "state": "completed",
+        "response_status": captured.status,
         "response_body": captured.body.decode("utf-8", errors="replace"),
-        "response_headers": captured.kept_headers(), "completed_at": datetime.now(UTC),
+        "response_headers": captured.kept_headers(),
+        "completed_at": datetime.now(UTC),
     }
     try:
         async with _transaction(app) as session:
@@ -264,12 +276,14 @@ async def _release(app: FastAPI, where: Any) -> None:
         log.exception("could not release an Idempotency-Key")
 
 
-async def _answer_existing(existing: Row[Any], request_hash: str, scope: Scope, receive: Receive,
-                           send: Send) -> None:
+async def _answer_existing(
+    existing: Row[Any], request_hash: str, scope: Scope, receive: Receive, send: Send
+) -> None:
     if existing.request_hash != request_hash:
         message = "was already used with a different request (method, path or body); use a new key"
-        response = problem(422, "Unprocessable Content", f"{HEADER} {message}.",
-                           errors=[field_error(_LOC, message)])
+        response = problem(
+            422, "Unprocessable Content", f"{HEADER} {message}.", errors=[field_error(_LOC, message)]
+        )
     elif existing.state == "in_flight":
         response = _in_flight(existing)
     else:
@@ -280,8 +294,10 @@ async def _answer_existing(existing: Row[Any], request_hash: str, scope: Scope, 
 
 def _in_flight(existing: Row[Any]) -> Any:
     if existing.created_at < datetime.now(UTC) - STALE_AFTER:
-        detail = (f"The first request with this {HEADER} did not finish; it may or may not have been "
-                  "applied. Look the resource up before retrying with a new key.")
+        detail = (
+            f"The first request with this {HEADER} did not finish; it may or may not have been "
+            "applied. Look the resource up before retrying with a new key."
+        )
     else:
         detail = f"A request with this {HEADER} is still being processed; retry shortly."
     response = problem(409, "Conflict", detail, first_request_at=existing.created_at.isoformat())
@@ -298,7 +314,9 @@ async def _replay(existing: Row[Any], send: Send) -> None:
 
 
 _PARAMETER = {
-    "name": HEADER, "in": "header", "required": False,
+    "name": HEADER,
+    "in": "header",
+    "required": False,
     "description": "Makes a retried POST safe: the same key and request replays the first response "
     "(with `Idempotent-Replayed: true`); the same key with another request is a 422; the same key while "
     "the first request is still running is a 409. Keys are per API key and kept at least 24 hours.",

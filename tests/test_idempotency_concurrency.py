@@ -50,9 +50,11 @@ async def fire(
     app = create_app(Settings(database_url=url, run_deliverer=False), engine=engine)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        return list(await asyncio.gather(
-            *(client.post("/v1/patients", json=body, headers=headers) for _ in range(RETRIES))
-        ))
+        return list(
+            await asyncio.gather(
+                *(client.post("/v1/patients", json=body, headers=headers) for _ in range(RETRIES))
+            )
+        )
 
 
 async def counts(engine: AsyncEngine, mrn: str, key: str, patient_id: str) -> tuple[int, int, int]:
@@ -61,8 +63,11 @@ async def counts(engine: AsyncEngine, mrn: str, key: str, patient_id: str) -> tu
         records = await session.scalar(
             select(func.count()).select_from(IdempotencyRecord).where(IdempotencyRecord.key == key)
         )
-        creates = await session.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "create", AuditEvent.resource_id == patient_id))
+        creates = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "create", AuditEvent.resource_id == patient_id)
+        )
     return patients or 0, records or 0, creates or 0
 
 

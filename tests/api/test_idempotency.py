@@ -81,10 +81,16 @@ async def test_create_patient_key_in_flight_conflict(
     body = b'{"mrn": "I-5"}'
     # What a concurrent first request leaves behind while it runs: an in_flight record with the same hash.
     async with session.begin():
-        session.add(IdempotencyRecord(
-            api_key_id=await api_key_id(session, ehr), key="k-4", method="POST", path="/v1/patients",
-            request_hash=fingerprint("POST", "/v1/patients", b"", body), state="in_flight",
-        ))
+        session.add(
+            IdempotencyRecord(
+                api_key_id=await api_key_id(session, ehr),
+                key="k-4",
+                method="POST",
+                path="/v1/patients",
+                request_hash=fingerprint("POST", "/v1/patients", b"", body),
+                state="in_flight",
+            )
+        )
     headers = keyed(ehr, "k-4") | {"Content-Type": "application/json"}
     response = await client.post("/v1/patients", content=body, headers=headers)
     assert response.status_code == 409
@@ -100,11 +106,17 @@ async def test_create_patient_key_abandoned_in_flight_conflict_says_unknown(
     # A server killed between the request's commit and recording its response: never run it twice.
     body = b'{"mrn": "I-6"}'
     async with session.begin():
-        session.add(IdempotencyRecord(
-            api_key_id=await api_key_id(session, ehr), key="k-5", method="POST", path="/v1/patients",
-            request_hash=fingerprint("POST", "/v1/patients", b"", body), state="in_flight",
-            created_at=datetime.now(UTC) - timedelta(minutes=10),
-        ))
+        session.add(
+            IdempotencyRecord(
+                api_key_id=await api_key_id(session, ehr),
+                key="k-5",
+                method="POST",
+                path="/v1/patients",
+                request_hash=fingerprint("POST", "/v1/patients", b"", body),
+                state="in_flight",
+                created_at=datetime.now(UTC) - timedelta(minutes=10),
+            )
+        )
     headers = keyed(ehr, "k-5") | {"Content-Type": "application/json"}
     response = await client.post("/v1/patients", content=body, headers=headers)
     assert response.status_code == 409
@@ -116,11 +128,19 @@ async def test_create_patient_expired_key_runs_again(
     client: httpx.AsyncClient, ehr: Headers, session: AsyncSession
 ) -> None:
     async with session.begin():
-        session.add(IdempotencyRecord(
-            api_key_id=await api_key_id(session, ehr), key="k-6", method="POST", path="/v1/patients",
-            request_hash="0" * 64, state="completed", response_status=201, response_body="{}",
-            created_at=datetime.now(UTC) - timedelta(hours=25),
-        ))
+        session.add(
+            IdempotencyRecord(
+                api_key_id=await api_key_id(session, ehr),
+                key="k-6",
+                method="POST",
+                path="/v1/patients",
+                request_hash="0" * 64,
+                state="completed",
+                response_status=201,
+                response_body="{}",
+                created_at=datetime.now(UTC) - timedelta(hours=25),
+            )
+        )
     response = await client.post("/v1/patients", json={"mrn": "I-7"}, headers=keyed(ehr, "k-6"))
     assert response.status_code == 201, response.text
     assert "idempotent-replayed" not in response.headers
@@ -133,10 +153,17 @@ async def test_create_patient_purges_expired_records(
     client: httpx.AsyncClient, ehr: Headers, session: AsyncSession
 ) -> None:
     async with session.begin():
-        session.add(IdempotencyRecord(
-            api_key_id=await api_key_id(session, ehr), key="old", method="POST", path="/v1/patients",
-            request_hash="0" * 64, state="completed", created_at=datetime.now(UTC) - timedelta(hours=30),
-        ))
+        session.add(
+            IdempotencyRecord(
+                api_key_id=await api_key_id(session, ehr),
+                key="old",
+                method="POST",
+                path="/v1/patients",
+                request_hash="0" * 64,
+                state="completed",
+                created_at=datetime.now(UTC) - timedelta(hours=30),
+            )
+        )
     await client.post("/v1/patients", json={"mrn": "I-8"}, headers=keyed(ehr, "new"))
     assert [r.key for r in await records(session)] == ["new"]
 
