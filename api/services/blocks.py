@@ -132,7 +132,10 @@ async def block_warnings(
     if not block_ids:
         return {}
     rows = await session.scalars(
-        select(BlockOutcome).where(BlockOutcome.clinic_id == clinic_id, BlockOutcome.block_id.in_(block_ids))
+        select(BlockOutcome)
+        .where(BlockOutcome.clinic_id == clinic_id, BlockOutcome.block_id.in_(block_ids))
+        # The evaluator writes outcomes with Core upserts: never answer from a stale identity map.
+        .execution_options(populate_existing=True)
     )
     return {row.block_id: [Note.model_validate(w) for w in row.warnings or []] for row in rows}
 

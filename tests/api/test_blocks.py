@@ -5,7 +5,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from models import AuditEvent
 from tests.api.records import PROBLEM, block_body, error_locs, new_block, new_patient
 
 Headers = dict[str, str]
@@ -216,3 +219,37 @@ async def test_get_block_unknown_not_found(client: httpx.AsyncClient, viewer: He
         "/v1/patients/00000000-0000-4000-8000-000000000000/blocks", headers=viewer
     )
     assert unknown_patient.status_code == 404
+
+
+async def test_create_block_warnings_from_stored_outcome(client: httpx.AsyncClient, ehr: Headers) -> None:
+    # CR-14 session warnings are the evaluator's; the block shows those of its stored outcome.
+    patient = await new_patient(client, ehr)
+    block = await new_block(client, ehr, patient["id"], sedation="moderate", volume_ml_per_nerve=1)
+    codes = {w["code"] for w in block["warnings"]}
+    assert {"sedation_confounds", "high_volume"} <= codes
+    assert all(w["message"] for w in block["warnings"])
+    fetched = (await client.get(f"/v1/blocks/{block['id']}", headers=ehr)).json()
+    assert fetched["warnings"] == block["warnings"]
+    plain = await new_block(client, ehr, patient["id"])
+    assert plain["warnings"] == []
+
+
+async def test_block_routes_are_audited(
+    client: httpx.AsyncClient, ehr: Headers, session: AsyncSession
+) -> None:
+    patient = await new_patient(client, ehr)
+    block = await new_block(client, ehr, patient["id"])
+    await client.get(f"/v1/blocks/{block['id']}", headers=ehr)
+    await client.get(f"/v1/patients/{patient['id']}/blocks", headers=ehr)
+    await client.post(f"/v1/blocks/{block['id']}/void", json={"reason": "duplicate entry"}, headers=ehr)
+    rows = (
+        await session.scalars(
+            select(AuditEvent).where(AuditEvent.resource_type == "block").order_by(AuditEvent.at)
+        )
+    ).all()
+    assert [(r.action, r.resource_id, r.result_ids, r.actor_name) for r in rows] == [
+        ("create", block["id"], None, "ehr key"),
+        ("read", block["id"], None, "ehr key"),
+        ("search", None, [block["id"]], "ehr key"),
+        ("void", block["id"], None, "ehr key"),
+    ]
