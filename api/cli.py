@@ -44,19 +44,30 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_clinic_create(args: argparse.Namespace) -> None:
+    from api.services.audit import record_command
     from api.services.clinics import create_clinic
 
+    async def work(session: AsyncSession) -> Any:
+        clinic, key, token = await create_clinic(session, args.name)
+        record_command(session, clinic.id, "create", "api_key", key.id, "blocktrack clinic create")
+        return clinic, key, token
+
     upgrade(get_settings().database_url)
-    clinic, _key, token = asyncio.run(_in_transaction(lambda s: create_clinic(s, args.name)))
+    clinic, _key, token = asyncio.run(_in_transaction(work))
     data = {"clinic_id": str(clinic.id), "api_key": token}
     _print(args, data, f"clinic {clinic.id}\nadmin API key (shown once): {token}")
 
 
 def cmd_key_create(args: argparse.Namespace) -> None:
+    from api.services.audit import record_command
     from api.services.clinics import create_key_for_existing_clinic
 
+    async def work(session: AsyncSession) -> Any:
+        key, token = await create_key_for_existing_clinic(session, args.clinic, args.role, args.name)
+        record_command(session, key.clinic_id, "create", "api_key", key.id, "blocktrack key create")
+        return key, token
+
     upgrade(get_settings().database_url)
-    work = lambda s: create_key_for_existing_clinic(s, args.clinic, args.role, args.name)  # noqa: E731
     key, token = asyncio.run(_in_transaction(work))
     data = {"key_id": str(key.id), "api_key": token}
     _print(args, data, f"key {key.id} ({args.role})\nAPI key (shown once): {token}")

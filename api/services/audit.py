@@ -46,6 +46,28 @@ class Audit:
         )
 
 
+def record_command(
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    action: str,
+    resource_type: str,
+    resource_id: uuid.UUID,
+    command: str,
+) -> None:
+    """An audit row for a change made on the command line: no API key, the command stands as the actor."""
+    session.add(
+        AuditEvent(
+            clinic_id=clinic_id,
+            actor_key_id=None,
+            actor_name=command,
+            role=None,
+            action=action,
+            resource_type=resource_type,
+            resource_id=str(resource_id),
+        )
+    )
+
+
 def get_audit(
     request: Request, session: Session, principal: Annotated[Principal, Depends(get_principal)]
 ) -> Audit:

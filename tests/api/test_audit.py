@@ -1,7 +1,9 @@
 """The audit trail (issue 4, item 3): GET /v1/audit-events and one row for every clinical call."""
 
+import json
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import hash_token
 from models import ApiKey, AuditEvent
 from tests.api.records import PROBLEM, add_readings, diary, new_block, new_patient
+from tests.databases import throwaway_database
+from tests.test_cli import blocktrack, call
 
 Headers = dict[str, str]
 CLIENT_ADDR = "10.1.2.3"  # the conftest client's address
@@ -316,3 +320,26 @@ async def test_clinical_flow_every_call_audited(
     assert [r.role for r in rows].count("admin") == 1
     await add_readings(client, ehr, block["id"], [])  # a failing batch afterwards adds nothing
     assert len([r for r in await all_rows(session) if (r.request_id or "").startswith("flow-")]) == len(calls)
+
+
+def test_create_key_on_command_line_audited(tmp_path: Path) -> None:
+    with throwaway_database(tmp_path) as url:
+        clinic = json.loads(blocktrack(url, "clinic", "create", "CLI Clinic", "--json").stdout)
+        args = (
+            "key",
+            "create",
+            "--clinic",
+            clinic["clinic_id"],
+            "--role",
+            "ehr",
+            "--name",
+            "Bridge",
+            "--json",
+        )
+        key = json.loads(blocktrack(url, *args).stdout)
+        page = call(url, clinic["api_key"], "GET", "/v1/audit-events", params={"resource_type": "api_key"})
+    assert page.status_code == 200, page.text
+    rows = [(e["action"], e["resource_id"], e["actor_key_id"], e["actor_name"]) for e in page.json()["items"]]
+    assert rows[0] == ("create", key["key_id"], None, "blocktrack key create")
+    assert rows[1][0::2] == ("create", None)
+    assert rows[1][3] == "blocktrack clinic create"
