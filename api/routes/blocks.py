@@ -19,7 +19,8 @@ router = APIRouter(prefix="/v1", tags=["blocks"])
     "/patients/{patient_id}/blocks",
     status_code=201,
     response_model=BlockPublic,
-    responses=problems(*AUTHED, 404),
+    # 409: an Idempotency-Key whose first request is still in flight.
+    responses=problems(*AUTHED, 404, 409),
 )
 async def create_block(
     patient_id: uuid.UUID,

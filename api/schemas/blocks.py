@@ -100,7 +100,7 @@ class BlockPublic(Schema):
     sedation: Sedation
     guidance: Guidance
     pain_scale: PainScale
-    notes: str | None
+    notes: str | None = Field(examples=["Usual index pain: standing and walking."])
     status: Status
     void_reason: str | None = Field(examples=[None])
     voided_at: datetime | None = Field(examples=[None])

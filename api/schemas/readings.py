@@ -70,10 +70,10 @@ class ReadingPublic(Schema):
     recorded_at: datetime = Field(examples=["2026-11-20T15:00:00Z"])
     minutes_after_block: int = Field(examples=[30], description="Whole minutes, floored; negative before.")
     score: int = Field(examples=[2])
-    activity: str | None
+    activity: str | None = Field(examples=["walking 10 minutes"])
     analgesic_taken: bool
-    analgesic: str | None
-    note: str | None
+    analgesic: str | None = Field(examples=[None])
+    note: str | None = Field(examples=["could bend to tie shoes"])
     source: Source
     status: Status
     version: int = Field(examples=[1])
