@@ -59,9 +59,8 @@ async def get_principal(
 ) -> Principal:
     if credentials is None:
         raise Unauthorized("Missing bearer API key in the Authorization header.")
-    key = await session.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hash_token(credentials.credentials), ApiKey.revoked_at.is_(None))
-    )
+    key_hash = hash_token(credentials.credentials)
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)))
     if key is None:
         raise Unauthorized("Unknown or revoked API key.")
     principal = Principal(key.clinic_id, key.id, key.name, key.role)
