@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: serve test lint fuzz bench
 
@@ -11,13 +13,25 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+# Demo data first (idempotent: a rerun reuses the demo clinic and prints a new key), then serve.
 serve: $(BIN)/.installed
-	$(BIN)/blocktrack demo
-	$(BIN)/blocktrack serve
+	$(BIN)/blocktrack demo --base-url http://$(HOST):$(PORT)
+	$(BIN)/blocktrack serve --host $(HOST) --port $(PORT)
 
+# SQLite by default; BLOCKTRACK_TEST_DATABASE_URL=postgresql://... runs the same suite on PostgreSQL.
 test: $(BIN)/.installed
 	$(BIN)/ruff check api models migrations tests bench
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+lint: $(BIN)/.installed
+	$(BIN)/ruff check api models migrations tests bench
+	$(BIN)/ruff format --check api models migrations tests bench
+
+# Schemathesis against a real server process for about two minutes.
 fuzz: $(BIN)/.installed
 	$(BIN)/python -m tests.fuzz
+
+# The diary write benchmark against a server it starts over BLOCKTRACK_DATABASE_URL (default ./bench.db).
+bench: $(BIN)/.installed
+	BLOCKTRACK_DATABASE_URL=$${BLOCKTRACK_DATABASE_URL:-sqlite:///./bench.db} $(BIN)/python bench/diary_write.py --spawn
+	BLOCKTRACK_DATABASE_URL=$${BLOCKTRACK_DATABASE_URL:-sqlite:///./bench.db} $(BIN)/python bench/diary_write.py --spawn --idempotency

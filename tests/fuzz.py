@@ -69,7 +69,8 @@ def _schemathesis(base_url: str, api_key: str, args: argparse.Namespace, report:
         "--report", "ndjson", "--report-ndjson-path", str(report),
         "--no-color",
     ]  # fmt: skip
-    return subprocess.run(command, check=False).returncode
+    # Run from the report's directory: schemathesis keeps a cache in its working directory.
+    return subprocess.run(command, cwd=report.parent, check=False).returncode
 
 
 def _summary(report: Path) -> tuple[Counter[int], Counter[str]]:
