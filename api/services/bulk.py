@@ -46,8 +46,9 @@ async def upsert(
     stmt = stmt.on_conflict_do_update(
         index_elements=keys, set_={name: stmt.excluded[name] for name in updated}
     )
+    connection = await session.connection()  # Core executemany: no ORM bookkeeping per row
     if not returning:
-        await session.execute(stmt, list(rows))
+        await connection.execute(stmt, list(rows))
         return []
-    result = await session.execute(stmt.returning(*returning), list(rows))
+    result = await connection.execute(stmt.returning(*returning), list(rows))
     return list(result.all())

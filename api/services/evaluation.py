@@ -111,13 +111,15 @@ async def _load(
         blocks_q = blocks_q.where(Block.id == block_id)
         targets_q = targets_q.where(BlockTarget.block_id == block_id)
         readings_q = readings_q.where(Reading.block_id == block_id)
-    blocks = list((await session.execute(blocks_q)).all())
+    # Core on the session's connection: these can be ~500k rows, and ORM result handling would dominate.
+    connection = await session.connection()
+    blocks = list((await connection.execute(blocks_q)).all())
     targets: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
-    for t in (await session.execute(targets_q.order_by(BlockTarget.position))).all():
+    for t in (await connection.execute(targets_q.order_by(BlockTarget.position))).all():
         targets[t.block_id].append(t)
     readings: dict[uuid.UUID, list[ReadingFacts]] = defaultdict(list)
-    for r in (await session.execute(readings_q)).all():
-        readings[r.target_id].append(ReadingFacts(r.id, r.phase, r.recorded_at, r.score, r.analgesic_taken))
+    for id_, target_id, phase, at, score, analgesic in (await connection.execute(readings_q)).all():
+        readings[target_id].append(ReadingFacts(id_, phase, at, score, analgesic))
     return blocks, targets, readings
 
 
@@ -220,12 +222,11 @@ async def reevaluate_block(session: AsyncSession, clinic_id: uuid.UUID, block_id
         raise NotFound(f"No block {block_id}.")
     evaluated = _evaluate_block(blocks[0], targets[block_id], readings, policy)
     await _store(session, clinic_id, policy, [evaluated])
-    await outbox.emit(
-        session, clinic_id, "block.evaluated", _public(evaluated, policy).model_dump(mode="json")
-    )
     keys = {(blocks[0].patient_id, t.joint, t.side) for t in targets[block_id]}
     statuses = await levels.reevaluate_levels(session, clinic_id, policy, keys)
-    await referrals.sync_referrals(session, clinic_id, policy, statuses)
+    published = await referrals.sync_referrals(session, clinic_id, policy, statuses)
+    outcome = ("block.evaluated", _public(evaluated, policy).model_dump(mode="json"))
+    await outbox.emit_many(session, clinic_id, [outcome, *published])
 
 
 async def reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy: Policy) -> None:
@@ -239,13 +240,14 @@ async def reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy:
     blocks, targets, readings = await _load(session, clinic_id, None)
     evaluated = [_evaluate_block(b, targets[b.id], readings, policy) for b in blocks]
     await _store(session, clinic_id, policy, evaluated)
-    for e in evaluated:
-        if any(before.get(t.id) != v.verdict for t, v in e.targets):
-            await outbox.emit(
-                session, clinic_id, "block.evaluated", _public(e, policy).model_dump(mode="json")
-            )
+    changed = [
+        ("block.evaluated", _public(e, policy).model_dump(mode="json"))
+        for e in evaluated
+        if any(before.get(t.id) != v.verdict for t, v in e.targets)
+    ]
     statuses = await levels.reevaluate_levels(session, clinic_id, policy, None)
-    await referrals.sync_referrals(session, clinic_id, policy, statuses, whole_clinic=True)
+    published = await referrals.sync_referrals(session, clinic_id, policy, statuses, whole_clinic=True)
+    await outbox.emit_many(session, clinic_id, [*changed, *published])
 
 
 async def outcome_for_block(

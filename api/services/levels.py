@@ -70,12 +70,13 @@ async def _history(
     session: AsyncSession, clinic_id: uuid.UUID, patient_ids: Iterable[uuid.UUID] | None
 ) -> list[Row[Any]]:
     """Every target of the given patients (None: the clinic's) with its block and stored verdict."""
+    connection = await session.connection()
     if patient_ids is None:
-        return list((await session.execute(_history_query(clinic_id))).all())
+        return list((await connection.execute(_history_query(clinic_id))).all())
     rows: list[Row[Any]] = []
     for part in chunks(sorted(set(patient_ids))):
         query = _history_query(clinic_id).where(BlockTarget.patient_id.in_(part))
-        rows += (await session.execute(query)).all()
+        rows += (await connection.execute(query)).all()
     return rows
 
 

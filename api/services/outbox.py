@@ -5,12 +5,13 @@ a commit always has its event and a rollback never has one. Delivery happens lat
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.settings import get_settings
@@ -64,3 +65,57 @@ def _jsonable(data: dict[str, Any] | BaseModel) -> Any:
     if isinstance(data, BaseModel):
         return data.model_dump(mode="json")
     return to_jsonable_python(data)
+
+
+async def emit_many(
+    session: AsyncSession, clinic_id: uuid.UUID, events: Sequence[tuple[str, dict[str, Any] | BaseModel]]
+) -> None:
+    """emit() for a batch of (event_type, data): one subscription query and one INSERT per table.
+
+    A clinic-wide re-evaluation (PUT /v1/policy) can publish thousands of events in one transaction;
+    a query and a flush per event would dominate its time.
+    """
+    if not events:
+        return
+    for event_type, _data in events:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+    now = utcnow()
+    give_up_at = now + timedelta(hours=get_settings().webhook_retry_hours)
+    subscriptions = (
+        await session.execute(
+            select(WebhookSubscription.id, WebhookSubscription.events).where(
+                WebhookSubscription.clinic_id == clinic_id, WebhookSubscription.deleted_at.is_(None)
+            )
+        )
+    ).all()
+    outbox_rows, delivery_rows = [], []
+    for event_type, data in events:
+        event_id = uuid.uuid4()
+        body = {
+            "id": str(event_id),
+            "type": event_type,
+            "created_at": now.isoformat(),
+            "data": _jsonable(data),
+        }
+        outbox_rows.append(
+            {"id": event_id, "clinic_id": clinic_id, "type": event_type, "payload": body, "created_at": now}
+        )
+        delivery_rows += [
+            {
+                "id": uuid.uuid4(),
+                "clinic_id": clinic_id,
+                "subscription_id": sub_id,
+                "event_id": event_id,
+                "state": "pending",
+                "attempt_count": 0,
+                "next_attempt_at": now,
+                "give_up_at": give_up_at,
+                "created_at": now,
+            }
+            for sub_id, types in subscriptions
+            if event_type in types
+        ]
+    await session.execute(insert(OutboxEvent.__table__), outbox_rows)
+    if delivery_rows:
+        await session.execute(insert(WebhookDelivery.__table__), delivery_rows)

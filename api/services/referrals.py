@@ -26,7 +26,6 @@ from api.clinical.policy import Policy
 from api.errors import Conflict, NotFound
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.referrals import ReferralPage, ReferralPublic
-from api.services import outbox
 from api.services.bulk import chunks, insert_for
 from api.services.levels import LIVE_STATUSES, EvaluatedLevel
 from models import Referral
@@ -133,7 +132,7 @@ async def _withdraw(session: AsyncSession, pairs: list[tuple[uuid.UUID, Evaluate
         return []
     stmt = (
         update(_table)
-        .where(_table.c.id == bindparam("b_id"), _table.c.status.in_(LIVE_STATUSES))
+        .where(_table.c.id == bindparam("b_id"), _table.c.status != "withdrawn")
         .values(
             status="withdrawn",
             withdrawn_at=utcnow(),
@@ -151,8 +150,11 @@ async def sync_referrals(
     policy: Policy,
     levels: Iterable[EvaluatedLevel],
     whole_clinic: bool = False,
-) -> None:
-    """CR-19: open a referral for each level entering referral_recommended, withdraw those leaving it."""
+) -> list[tuple[str, dict[str, Any]]]:
+    """CR-19: open a referral for each level entering referral_recommended, withdraw those leaving it.
+
+    Returns the `referral.recommended` / `referral.withdrawn` events to publish, each with the whole referral.
+    """
     levels = list(levels)
     live = await _live(session, clinic_id, None if whole_clinic else [lvl.level_id for lvl in levels])
     now = utcnow()
@@ -169,14 +171,11 @@ async def sync_referrals(
             if lvl.status.status != "referral_recommended" and lvl.level_id in live
         ],
     )
-    for row in await _rows(session, opened):
-        await outbox.emit(
-            session, clinic_id, "referral.recommended", referral_public(row).model_dump(mode="json")
-        )
-    for row in await _rows(session, withdrawn):
-        await outbox.emit(
-            session, clinic_id, "referral.withdrawn", referral_public(row).model_dump(mode="json")
-        )
+    return [
+        (event_type, referral_public(row).model_dump(mode="json"))
+        for event_type, ids in (("referral.recommended", opened), ("referral.withdrawn", withdrawn))
+        for row in await _rows(session, ids)
+    ]
 
 
 async def get_referral(session: AsyncSession, clinic_id: uuid.UUID, referral_id: uuid.UUID) -> ReferralPublic:

@@ -16,6 +16,7 @@ from tests.api.diaries import (
     WEEK,
     audit_rows,
     diary_block,
+    events,
     levels_of,
     new_patient,
     referrals_of,
@@ -191,3 +192,20 @@ async def _race(url: str) -> tuple[list[object], int]:
             return results, (await active_policy(session, clinic.id)).version
     finally:
         await engine.dispose()
+
+
+async def test_put_policy_withdraws_many_referrals_at_once(client, admin, ehr, session):
+    patients = [await new_patient(client, ehr) for _ in range(3)]
+    for patient in patients:
+        await diary_block(client, ehr, patient, DAY1, MODERATE)
+        await diary_block(client, ehr, patient, DAY1 + WEEK, MODERATE)
+    await client.put("/v1/policy", json={"profile": "consensus"}, headers=admin)
+
+    response = await client.put("/v1/policy", json={"profile": "strict"}, headers=admin)
+
+    assert response.status_code == 200, response.text
+    for patient in patients:
+        [referral] = await referrals_of(client, ehr, patient)
+        assert (referral["status"], referral["policy"]["version"]) == ("withdrawn", 2)
+    withdrawn = await events(session, "referral.withdrawn")
+    assert len([e for e in withdrawn if e["patient_id"] in patients]) == 3

@@ -1,0 +1,271 @@
+"""Benchmark: clinic-wide re-evaluation (PUT /v1/policy) and the referral worklist, on PostgreSQL.
+
+Builds one clinic of N patients (default 10,000), each with 2 levels (L4-L5 left and right), 2
+diagnostic blocks per level a week apart and 12 readings per block (1 pre, 11 post), bulk-loaded
+with COPY; stores their outcomes once through the services; then starts `blocktrack serve` on a
+free loopback port and times over HTTP:
+  - PUT /v1/policy medicare -> consensus and back (every block and level re-evaluated, referrals
+    opened and withdrawn, in one transaction);
+  - GET /v1/referrals?status=open, p50/p95/p99 over --requests sequential requests.
+
+    .venv/bin/python bench/reevaluate.py [--database-url postgresql://...] [--patients 10000]
+
+Without --database-url it creates a throwaway database on postgresql://postgres@127.0.0.1:5432
+and drops it afterwards. Targets (issue 3): re-evaluation < 10 s, worklist p95 < 50 ms.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from api.db import make_engine, make_sessionmaker  # noqa: E402
+from api.migrate import upgrade  # noqa: E402
+from api.services.clinics import create_clinic  # noqa: E402
+from api.services.evaluation import reevaluate_clinic  # noqa: E402
+from api.services.policies import active_policy  # noqa: E402
+from api.settings import Settings  # noqa: E402
+
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+POST_MINUTES = (15, 30, 45, 60, 90, 120, 180, 240, 300, 360, 480)
+# Relief patterns (scores after a baseline of 8): some pass at 80%, more at 50%, some at neither.
+PATTERNS = {
+    "strong": (1, 1, 1, 1, 1, 2, 4, 6, 7, 8, 8),  # 87.5%: positive under medicare and consensus
+    "moderate": (3, 3, 3, 4, 4, 5, 6, 7, 8, 8, 8),  # 50-62.5%: positive under consensus only
+    "weak": (6, 6, 5, 6, 7, 7, 8, 8, 8, 8, 8),  # below 50%: negative everywhere
+}
+WEIGHTS = {"strong": 0.5, "moderate": 0.35, "weak": 0.15}
+
+
+def rows_for(clinic_id: uuid.UUID, patients: int, seed: int = 7) -> dict[str, list[tuple]]:
+    rng = random.Random(seed)
+    start, now = datetime(2025, 6, 2, 9, 0, tzinfo=UTC), datetime.now(UTC)
+    tables: dict[str, list[tuple]] = {"patient": [], "block": [], "block_target": [], "reading": []}
+    for n in range(patients):
+        patient_id = uuid.uuid4()
+        tables["patient"].append((patient_id, clinic_id, f"MRN{n:07d}", f"Patient {n}", now))
+        day = start + timedelta(days=n % 300, minutes=n % 480)
+        for side in ("left", "right"):
+            for k in range(2):
+                _block(tables, rng, clinic_id, patient_id, side, day + timedelta(days=7 * k), now)
+    return tables
+
+
+def _block(tables, rng, clinic_id, patient_id, side, at, now) -> None:  # type: ignore[no-untyped-def]
+    block_id, target_id = uuid.uuid4(), uuid.uuid4()
+    tables["block"].append(
+        (
+            block_id,
+            clinic_id,
+            patient_id,
+            at,
+            "medial_branch_block",
+            "diagnostic",
+            "lidocaine",
+            "none",
+            "fluoroscopy",
+            "nrs",
+            "active",
+            1,
+            now,
+        )
+    )
+    tables["block_target"].append((target_id, clinic_id, patient_id, block_id, 0, "L4-L5", side, "lumbar"))
+    pattern = PATTERNS[rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]]
+    readings = [("pre", at - timedelta(minutes=20), 8)]
+    readings += [("post", at + timedelta(minutes=m), s) for m, s in zip(POST_MINUTES, pattern, strict=True)]
+    for phase, when, score in readings:
+        tables["reading"].append(
+            (
+                uuid.uuid4(),
+                clinic_id,
+                block_id,
+                target_id,
+                phase,
+                when,
+                score,
+                False,
+                "patient_diary",
+                "active",
+                1,
+                now,
+            )
+        )
+
+
+COLUMNS = {
+    "patient": ("id", "clinic_id", "mrn", "name", "created_at"),
+    "block": (
+        "id",
+        "clinic_id",
+        "patient_id",
+        "performed_at",
+        "procedure",
+        "intent",
+        "agent",
+        "sedation",
+        "guidance",
+        "pain_scale",
+        "status",
+        "version",
+        "created_at",
+    ),
+    "block_target": ("id", "clinic_id", "patient_id", "block_id", "position", "joint", "side", "region"),
+    "reading": (
+        "id",
+        "clinic_id",
+        "block_id",
+        "target_id",
+        "phase",
+        "recorded_at",
+        "score",
+        "analgesic_taken",
+        "source",
+        "status",
+        "version",
+        "created_at",
+    ),
+}
+
+
+async def load(url: str, patients: int) -> tuple[uuid.UUID, str]:
+    """A clinic with its admin key, its data COPYed in, and every outcome stored once."""
+    engine = make_engine(Settings(database_url=url).async_database_url)
+    factory = make_sessionmaker(engine)
+    async with factory() as session, session.begin():
+        clinic, _key, token = await create_clinic(session, "Benchmark Spine Center")
+    tables = rows_for(clinic.id, patients)
+    connection = await asyncpg.connect(url)
+    try:
+        for table in ("patient", "block", "block_target", "reading"):
+            await connection.copy_records_to_table(table, records=tables[table], columns=COLUMNS[table])
+        await connection.execute("ANALYZE")
+    finally:
+        await connection.close()
+    began = time.perf_counter()
+    async with factory() as session, session.begin():
+        await reevaluate_clinic(session, clinic.id, await active_policy(session, clinic.id))
+    print(f"initial evaluation (in process, no HTTP): {time.perf_counter() - began:.2f} s")
+    await engine.dispose()
+    return clinic.id, token
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BLOCKTRACK_DATABASE_URL": url, "BLOCKTRACK_RUN_DELIVERER": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("the server did not become ready")
+
+
+def measure(base: str, token: str, requests: int) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+        for profile in ("consensus", "medicare"):
+            began = time.perf_counter()
+            response = client.put("/v1/policy", json={"profile": profile})
+            elapsed = time.perf_counter() - began
+            response.raise_for_status()
+            counts = {s: _count(client, s) for s in ("open", "withdrawn")}
+            print(
+                f"PUT /v1/policy -> {profile} (version {response.json()['version']}): {elapsed:.2f} s; "
+                f"referrals open {counts['open']}, withdrawn {counts['withdrawn']}"
+            )
+        client.put("/v1/policy", json={"profile": "consensus"}).raise_for_status()  # a full worklist
+        timings = []
+        for _ in range(requests):
+            began = time.perf_counter()
+            client.get("/v1/referrals", params={"status": "open"}).raise_for_status()
+            timings.append((time.perf_counter() - began) * 1000)
+        cuts = statistics.quantiles(timings, n=100)
+        print(
+            f"GET /v1/referrals?status=open x{requests} ({_count(client, 'open')} open): "
+            f"p50 {cuts[49]:.1f} ms, p95 {cuts[94]:.1f} ms, p99 {cuts[98]:.1f} ms"
+        )
+
+
+def _count(client: httpx.Client, status: str) -> int:
+    """The number of referrals in `status`, paging through the worklist (200 a page)."""
+    total, cursor = 0, None
+    while True:
+        params = {"status": status, "limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/referrals", params=params).json()
+        total += len(page["items"])
+        if not (cursor := page["next_cursor"]):
+            return total
+
+
+async def admin(statement: str) -> None:
+    connection = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", help="an empty PostgreSQL database (default: a throwaway one)")
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=500)
+    args = parser.parse_args()
+    name = None if args.database_url else f"blocktrack_bench_{uuid.uuid4().hex[:8]}"
+    url = args.database_url or f"{SERVER}/{name}"
+    if name:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(url)
+        began = time.perf_counter()
+        clinic_id, token = asyncio.run(load(url, args.patients))
+        print(
+            f"clinic {clinic_id}: {args.patients} patients, {args.patients * 4} blocks, "
+            f"{args.patients * 48} readings loaded in {time.perf_counter() - began:.1f} s"
+        )
+        port = free_port()
+        server = serve(url, port)
+        try:
+            measure(f"http://127.0.0.1:{port}", token, args.requests)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    finally:
+        if name:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
