@@ -173,7 +173,7 @@ def free_port() -> int:
 def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BLOCKTRACK_DATABASE_URL": url, "BLOCKTRACK_RUN_DELIVERER": "false"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
