@@ -2,7 +2,7 @@
 
 A pure ASGI middleware. For a POST carrying both a bearer API key and an `Idempotency-Key`:
 
-1. In its own short transaction it resolves the API key and INSERTs an `in_flight` record with
+1. One statement (api/services/idempotency.py) resolves the API key and INSERTs an `in_flight` record with
    ON CONFLICT DO NOTHING. The unique constraint (api_key_id, key) decides the one winner among concurrent
    retries on both databases; a loser reads the row that beat it and answers without running the request:
    another body -> 422, still in flight -> 409 (with Retry-After), completed -> the first response replayed
@@ -19,11 +19,9 @@ run again after a lease, could store a second patient, block or diary batch; a c
 duplicated silently, so an explicit "look it up, then retry with a new key" is the safer failure.
 
 Keys are kept for `Settings.idempotency_ttl_hours` (>= 24 h). An expired record found on a conflict is
-replaced; besides, each process deletes expired records at most every PURGE_EVERY, using the created_at index.
+replaced; besides, each process deletes expired records at most every PURGE_EVERY_SECONDS (indexed).
 
 A request without a resolvable API key is passed through untouched (the app answers 401) and stores nothing.
-Tests replace `get_session` with a session inside a rolled-back transaction; the middleware joins that
-override (called without arguments) so its records roll back with the test.
 """
 
 import hashlib
@@ -31,21 +29,16 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import Row, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import hash_token
-from api.db import get_session
 from api.errors import PROBLEM_JSON, field_error, problem
-from models import ApiKey, IdempotencyRecord
+from api.services import idempotency as store
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -54,7 +47,6 @@ PURGE_EVERY_SECONDS = 300.0
 _KEPT_HEADERS = (b"content-type", b"location", b"etag")
 _KEY = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$")
 _LOC = ["header", HEADER]
-_table = IdempotencyRecord.__table__
 log = logging.getLogger(__name__)
 
 
@@ -116,54 +108,6 @@ def _replaying(messages: list[Message], receive: Receive) -> Receive:
     return _receive
 
 
-@asynccontextmanager
-async def _transaction(app: FastAPI) -> AsyncIterator[AsyncSession]:
-    override = app.dependency_overrides.get(get_session)
-    if override is not None:
-        async with asynccontextmanager(override)() as session:
-            yield session
-        return
-    async with app.state.sessionmaker() as session, session.begin():
-        yield session
-
-
-def _insert(session: AsyncSession) -> Any:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(_table)
-
-
-async def _claim(
-    session: AsyncSession, api_key_id: uuid.UUID, key: str, path: str, request_hash: str, ttl: timedelta
-) -> Row[Any] | None:
-    """Insert our in-flight record (returns None), or return the live record that holds the key."""
-    now = datetime.now(UTC)
-    for _ in range(3):
-        values = {
-            "id": uuid.uuid4(),
-            "api_key_id": api_key_id,
-            "key": key,
-            "method": "POST",
-            "path": path[:500],
-            "request_hash": request_hash,
-            "state": "in_flight",
-            "created_at": now,
-        }
-        statement = _insert(session).values(**values).on_conflict_do_nothing().returning(_table.c.id)
-        if (await session.execute(statement)).first() is not None:
-            return None
-        existing = (
-            await session.execute(
-                select(_table).where(_table.c.api_key_id == api_key_id, _table.c.key == key)
-            )
-        ).first()
-        if existing is None:  # released by its owner (5xx) between the two statements: try again
-            continue
-        if existing.created_at >= now - ttl:
-            return existing
-        await session.execute(delete(_table).where(_table.c.id == existing.id))
-    raise RuntimeError("could not claim an idempotency key")  # only under pathological churn
-
-
 class _Captured:
     """The app's response, held back until the record is written."""
 
@@ -212,68 +156,49 @@ class IdempotencyMiddleware:
         body, messages = await _read_body(receive)
         receive = _replaying(messages, receive)
         request_hash = fingerprint("POST", scope["path"], scope.get("query_string", b""), body)
+        attempt = store.Attempt(hash_token(token), key, scope["path"], request_hash)
         ttl = timedelta(hours=app.state.settings.idempotency_ttl_hours)
-        existing = None
-        async with _transaction(app) as session:
-            api_key_id = await session.scalar(
-                select(ApiKey.id).where(ApiKey.key_hash == hash_token(token), ApiKey.revoked_at.is_(None))
-            )
-            if api_key_id is not None:
-                await self._maybe_purge(session, ttl)
-                existing = await _claim(session, api_key_id, key, scope["path"], request_hash, ttl)
-        if api_key_id is None:
+        async with store.connection(app) as db:
+            await self._maybe_purge(db, ttl)
+            claim = await store.claim(db, app.state.engine.dialect.name, attempt, ttl)
+        if claim.existing is not None:
+            await _answer_existing(claim.existing, request_hash, scope, receive, send)
+        elif claim.record_id is not None:
+            await self._run(app, scope, receive, send, claim.record_id)
+        else:  # no such API key: the app answers 401, and nothing is stored
             await self.app(scope, receive, send)
-        elif existing is not None:
-            await _answer_existing(existing, request_hash, scope, receive, send)
-        else:
-            await self._run(app, scope, receive, send, api_key_id, key)
 
     async def _run(
-        self, app: FastAPI, scope: Scope, receive: Receive, send: Send, api_key_id: uuid.UUID, key: str
+        self, app: FastAPI, scope: Scope, receive: Receive, send: Send, record_id: uuid.UUID
     ) -> None:
         captured = _Captured()
-        where = (_table.c.api_key_id == api_key_id) & (_table.c.key == key)
         try:
             await self.app(scope, receive, captured.send)
         except BaseException:
-            await _release(app, where)
+            await _settle(app, record_id, None)
             raise
-        if captured.status >= 500:
-            await _release(app, where)
-        else:
-            await _complete(app, where, captured)
+        await _settle(app, record_id, captured)
         for message in captured.messages:
             await send(message)
 
-    async def _maybe_purge(self, session: AsyncSession, ttl: timedelta) -> None:
+    async def _maybe_purge(self, db: store.Db, ttl: timedelta) -> None:
         # Cheap and opportunistic: one indexed DELETE per process every few minutes.
-        if time.monotonic() - self._last_purge < PURGE_EVERY_SECONDS:
-            return
-        self._last_purge = time.monotonic()
-        await session.execute(delete(_table).where(_table.c.created_at < datetime.now(UTC) - ttl))
+        if time.monotonic() - self._last_purge >= PURGE_EVERY_SECONDS:
+            self._last_purge = time.monotonic()
+            await store.purge(db, ttl)
 
 
-async def _complete(app: FastAPI, where: Any, captured: _Captured) -> None:
-    values = {
-        "state": "completed",
-        "response_status": captured.status,
-        "response_body": captured.body.decode("utf-8", errors="replace"),
-        "response_headers": captured.kept_headers(),
-        "completed_at": datetime.now(UTC),
-    }
+async def _settle(app: FastAPI, record_id: uuid.UUID, captured: _Captured | None) -> None:
+    """Record an answer below 500; release the key after a 5xx or an exception so the client can retry."""
     try:
-        async with _transaction(app) as session:
-            await session.execute(update(_table).where(where).values(**values))
+        async with store.connection(app) as db:
+            if captured is None or captured.status >= 500:
+                await store.release(db, record_id)
+            else:
+                body = captured.body.decode("utf-8", errors="replace")
+                await store.complete(db, record_id, captured.status, body, captured.kept_headers())
     except Exception:  # the answer still goes out; the key stays in flight (see the crash window above)
-        log.exception("could not record the response for an Idempotency-Key")
-
-
-async def _release(app: FastAPI, where: Any) -> None:
-    try:
-        async with _transaction(app) as session:
-            await session.execute(delete(_table).where(where))
-    except Exception:
-        log.exception("could not release an Idempotency-Key")
+        log.exception("could not settle an Idempotency-Key record")
 
 
 async def _answer_existing(
