@@ -37,7 +37,8 @@ from sqlalchemy import Row
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import hash_token
-from api.errors import PROBLEM_JSON, field_error, problem
+from api.errors import field_error, problem
+from api.schemas.common import problems
 from api.services import idempotency as store
 
 HEADER = "Idempotency-Key"
@@ -254,17 +255,24 @@ _EXTRA_RESPONSES = {
 }
 
 
+_REPLAYED = {
+    "description": "`true` when this is the stored answer to an earlier request with this Idempotency-Key.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
 def _document(schema: dict[str, Any]) -> None:
-    ref = {"$ref": "#/components/schemas/Problem"}
-    has_problem = "Problem" in schema.get("components", {}).get("schemas", {})
+    extra = problems(409, 422)
     for path_item in schema.get("paths", {}).values():
         operation = path_item.get("post")
         if operation is None:
             continue
         operation.setdefault("parameters", []).append(_PARAMETER)
+        for code, response in operation["responses"].items():
+            if code.startswith("2"):
+                response.setdefault("headers", {})[REPLAYED_HEADER] = _REPLAYED
         for code, description in _EXTRA_RESPONSES.items():
-            content = {PROBLEM_JSON: {"schema": ref}} if has_problem else {PROBLEM_JSON: {}}
-            operation["responses"].setdefault(code, {"description": description, "content": content})
+            operation["responses"].setdefault(code, {**extra[int(code)], "description": description})
 
 
 def install_idempotency(app: FastAPI) -> None:
