@@ -44,7 +44,7 @@ def fast_settings(live_url: str) -> Settings:
     return Settings(
         database_url=live_url,
         run_deliverer=False,
-        webhook_timeout_seconds=0.5,
+        webhook_timeout_seconds=2.0,
         webhook_backoff_base_seconds=0.01,
         webhook_backoff_cap_seconds=0.05,
         webhook_max_response_bytes=1024,

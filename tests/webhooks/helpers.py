@@ -6,7 +6,6 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.services.outbox import emit
-from models import OutboxEvent
 
 
 async def subscribe(
@@ -21,6 +20,6 @@ async def subscribe(
 
 async def emit_committed(
     sessions: async_sessionmaker[AsyncSession], clinic_id: Any, data: dict | None = None
-) -> OutboxEvent:
+) -> dict[str, Any]:
     async with sessions() as session, session.begin():
         return await emit(session, clinic_id, "block.evaluated", data or {"block_id": "b1", "targets": []})

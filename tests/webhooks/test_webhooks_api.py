@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services.outbox import emit
-from models import AuditEvent, WebhookDelivery
+from models import AuditEvent, OutboxEvent, WebhookDelivery
 
 URL = "https://engine.clinic.example/hooks"
 
@@ -170,20 +170,24 @@ async def test_emit_queues_one_delivery_per_matching_subscription(
     response = await client.get(f"/v1/webhooks/{wanted['id']}/deliveries", headers=admin)
     assert response.status_code == 200
     [delivery] = response.json()["items"]
-    assert delivery["event_id"] == str(event.id)
+    assert delivery["event_id"] == event["id"]
     assert delivery["event_type"] == "block.evaluated"
     assert delivery["webhook_id"] == wanted["id"]
     assert delivery["state"] == "pending"
     assert delivery["attempt_count"] == 0
     assert delivery["attempts"] == []
-    assert event.payload == {
-        "id": str(event.id),
+    assert event == {
+        "id": event["id"],
         "type": "block.evaluated",
-        "created_at": event.created_at.isoformat(),
+        "created_at": event["created_at"],
         "data": outcome,
     }
     async with session.begin():
         assert len((await session.scalars(select(WebhookDelivery))).all()) == 1
+        stored = await session.get(OutboxEvent, uuid.UUID(event["id"]))
+        assert stored is not None
+        assert (stored.clinic_id, stored.type, stored.payload) == (clinic.id, "block.evaluated", event)
+        assert datetime.fromisoformat(event["created_at"]) == stored.created_at
 
 
 async def test_emit_unknown_event_type_is_refused(session: AsyncSession, clinic) -> None:  # type: ignore[no-untyped-def]

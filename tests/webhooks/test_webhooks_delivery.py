@@ -52,12 +52,12 @@ async def test_deliver_event_signed_like_standard_webhooks(
     [got] = receiver.bodies()
     assert verify_by_hand(hook["secret"], got.headers, got.body)
     assert StandardWebhook(hook["secret"]).verify(got.body, got.headers) == {
-        "id": str(event.id),
+        "id": event["id"],
         "type": "block.evaluated",
-        "created_at": event.created_at.isoformat(),
+        "created_at": event["created_at"],
         "data": outcome,
     }
-    assert got.headers["webhook-id"] == str(event.id)
+    assert got.headers["webhook-id"] == event["id"]
     assert got.headers["content-type"] == "application/json"
     assert abs(int(got.headers["webhook-timestamp"]) - time.time()) < 5
     [delivery] = await _deliveries(live_client, headers, hook)
@@ -86,7 +86,7 @@ async def test_deliver_retries_after_500_then_succeeds(
     await _until(deliverer, succeeded)
     got = receiver.bodies()
     assert len(got) == 3
-    assert {g.headers["webhook-id"] for g in got} == {str(event.id)}  # stable id: receivers deduplicate on it
+    assert {g.headers["webhook-id"] for g in got} == {event["id"]}  # stable id: receivers deduplicate on it
     assert len({g.body for g in got}) == 1
     assert all(verify_by_hand(hook["secret"], g.headers, g.body) for g in got)
     [delivery] = await _deliveries(live_client, headers, hook)
@@ -147,7 +147,7 @@ async def test_deliver_slow_and_huge_responses_do_not_stall(
     started = time.monotonic()
     assert await deliverer.deliver_due() == 4
     elapsed = time.monotonic() - started
-    assert elapsed < 0.5 + 2.0, f"a pass took {elapsed:.1f} s with a 0.5 s timeout"
+    assert elapsed < 2.0 + 2.0, f"a pass took {elapsed:.1f} s with a 2 s timeout"
     outcome = {p: (await _deliveries(live_client, headers, h))[0] for p, h in hooks.items()}
     assert outcome["/ok"]["state"] == "succeeded"
     assert outcome["/huge"]["state"] == "succeeded"  # 200 MB offered, 1 KiB read
@@ -155,8 +155,8 @@ async def test_deliver_slow_and_huge_responses_do_not_stall(
     slow = outcome["/slow"]
     assert slow["state"] == "pending"
     assert slow["attempts"][0]["status_code"] is None
-    assert slow["attempts"][0]["error"] == "timed out after 0.5 s"
-    assert slow["attempts"][0]["duration_ms"] < 1500
+    assert slow["attempts"][0]["error"] == "timed out after 2 s"
+    assert slow["attempts"][0]["duration_ms"] < 3000
 
 
 async def test_deliver_does_not_follow_redirects(
@@ -265,6 +265,6 @@ async def test_serve_lifespan_runs_deliverer_in_process(
     async with app.router.lifespan_context(app):
         event = await emit_committed(live_sessions, clinic_id)
         got = await asyncio.to_thread(receiver.wait_for, 1, 5.0)
-    assert [g.headers["webhook-id"] for g in got] == [str(event.id)]
+    assert [g.headers["webhook-id"] for g in got] == [event["id"]]
     assert verify_by_hand(hook["secret"], got[0].headers, got[0].body)
     assert (await _deliveries(live_client, headers, hook))[0]["state"] == "succeeded"
