@@ -59,6 +59,7 @@ async def test_create_webhook_private_and_loopback_allowed(
         "javascript:alert(1)",
         "https:///no-host",
         "engine.clinic.example/hooks",
+        "http://[::1/x",
         "http://host:99999/",
         "http://a b/",
         "http://host/\x00",
