@@ -56,9 +56,38 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout: float =
     raise RuntimeError(f"the server was not ready within {timeout:.0f} s")
 
 
-def _schemathesis(base_url: str, api_key: str, args: argparse.Namespace, report: Path) -> int:
+def _known_ids(base_url: str, api_key: str) -> dict[str, list[str]]:
+    """Ids of the demo's patients, blocks, readings and referrals, by path parameter name."""
+    client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10)
+    with client:
+        patients = [p["id"] for p in client.get("/v1/patients").json()["items"]]
+        blocks = [b["id"] for p in patients for b in client.get(f"/v1/patients/{p}/blocks").json()["items"]]
+        readings = [r["id"] for b in blocks for r in client.get(f"/v1/blocks/{b}/readings").json()["items"]]
+        referrals = [r["id"] for r in client.get("/v1/referrals").json()["items"]]
+    return {"patient_id": patients, "block_id": blocks, "reading_id": readings[:20], "referral_id": referrals}
+
+
+def _config(ids: dict[str, list[str]], path: Path) -> Path:
+    """A schemathesis.toml that puts real demo ids in half of the generated paths, so requests get past
+    the 404 and reach validation, clinical logic and writes (random UUIDs alone only meet 404s)."""
+    lines = []
+    for name, values in ids.items():
+        lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
+    lines.append("[parameters]")
+    lines += [
+        f'"path.{name}" = {{ dictionary = "{name}", probability = 0.5 }}'
+        for name, values in ids.items()
+        if values
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _schemathesis(base_url: str, api_key: str, args: argparse.Namespace, tmp: Path) -> int:
+    config = _config(_known_ids(base_url, api_key), tmp / "schemathesis.toml")
     command = [
-        sys.executable, "-m", "schemathesis.cli", "run", f"{base_url}/openapi.json",
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config),
+        "run", f"{base_url}/openapi.json",
         "--checks", CHECKS,
         "--header", f"Authorization: Bearer {api_key}",
         "--max-time", str(args.max_time),
@@ -66,11 +95,11 @@ def _schemathesis(base_url: str, api_key: str, args: argparse.Namespace, report:
         "--request-timeout", "10",
         "--continue-on-failure",
         "--generation-database", "none",
-        "--report", "ndjson", "--report-ndjson-path", str(report),
+        "--report", "ndjson", "--report-ndjson-path", str(tmp / "events.ndjson"),
         "--no-color",
     ]  # fmt: skip
-    # Run from the report's directory: schemathesis keeps a cache in its working directory.
-    return subprocess.run(command, cwd=report.parent, check=False).returncode
+    # Run from the temporary directory: schemathesis keeps a cache in its working directory.
+    return subprocess.run(command, cwd=tmp, check=False).returncode
 
 
 def _summary(report: Path) -> tuple[Counter[int], Counter[str]]:
@@ -104,7 +133,7 @@ def main() -> None:
         server = _start_server(database_url, port, Path(tmp) / "server.log")
         try:
             _wait_ready(base_url, server)
-            code = _schemathesis(base_url, demo.api_key, args, Path(tmp) / "events.ndjson")
+            code = _schemathesis(base_url, demo.api_key, args, Path(tmp))
             statuses, failures = _summary(Path(tmp) / "events.ndjson")
         finally:
             server.terminate()
