@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from functools import lru_cache
 
-__all__ = ["format_pct", "meets_threshold", "relief_fraction", "report_pct"]
+__all__ = ["format_pct", "meets_threshold", "relief_fraction", "relief_meets", "report_pct"]
 
 
+# Cached: scores and baselines come from small scales (NRS 0-10, VAS 0-100), so a clinic-wide
+# re-evaluation asks for the same few hundred values again and again.
+@lru_cache(maxsize=4096)
 def relief_fraction(baseline: int, score: int) -> Fraction:
     """CR-8: (baseline - score) / baseline x 100 as an exact percentage; negative when pain got worse."""
     if baseline <= 0:
@@ -20,6 +24,18 @@ def meets_threshold(relief: Fraction, threshold_pct: int | Fraction) -> bool:
     return relief >= Fraction(threshold_pct)
 
 
+def relief_meets(baseline: int, score: int, threshold_pct: int | Fraction) -> bool:
+    """meets_threshold(relief_fraction(baseline, score), threshold_pct), in integers.
+
+    With baseline > 0, (baseline - score) / baseline x 100 >= t <=> (baseline - score) x 100 >= t x baseline:
+    the same exact comparison without building a Fraction per reading (the hot loop of CR-11).
+    """
+    if baseline <= 0:
+        raise ValueError(f"baseline must be above 0 to compute relief, got {baseline}")
+    return (baseline - score) * 100 >= threshold_pct * baseline
+
+
+@lru_cache(maxsize=4096)
 def report_pct(value: Fraction) -> float:
     """CR-8: one decimal, half away from zero (87.5 -> 87.5, 200/3 -> 66.7, -12.25 -> -12.3)."""
     tenths = abs(Fraction(value)) * 10

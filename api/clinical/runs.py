@@ -3,27 +3,58 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
+from typing import NamedTuple
 
 from api.clinical.facts import ReadingFacts
 from api.clinical.policy import Policy
-from api.clinical.relief import meets_threshold
+from api.clinical.relief import relief_fraction, relief_meets
 
-__all__ = ["Point", "Run", "best_run", "minutes", "qualifies", "relief_runs", "starts_in_onset"]
+__all__ = [
+    "Point",
+    "Run",
+    "best_run",
+    "highest_relief",
+    "lowest_relief",
+    "minutes",
+    "qualifies",
+    "relief_runs",
+    "starts_in_onset",
+]
 
 
-@dataclass(frozen=True)
-class Point:
-    """A post reading with its time after the block and its exact relief."""
+class Point(NamedTuple):
+    """A post reading with its time after the block, against the target's baseline (above 0).
+
+    A NamedTuple and no stored Fraction: a clinic-wide re-evaluation makes hundreds of thousands.
+    """
 
     reading: ReadingFacts
     after: timedelta
-    relief: Fraction
+    baseline: int
+
+    @property
+    def relief(self) -> Fraction:
+        """CR-8: the exact relief, for reported figures."""
+        return relief_fraction(self.baseline, self.reading.score)
 
 
 Run = tuple[Point, ...]
+
+
+def highest_relief(points: Sequence[Point]) -> Fraction:
+    """The peak relief of one target's points: its lowest score (one baseline, so no Fraction compares)."""
+    return min(points, key=_score).relief
+
+
+def lowest_relief(points: Sequence[Point]) -> Fraction:
+    """The weakest relief of one target's points: its highest score."""
+    return max(points, key=_score).relief
+
+
+def _score(point: Point) -> int:
+    return point.reading.score
 
 
 def minutes(delta: timedelta) -> int:
@@ -31,12 +62,12 @@ def minutes(delta: timedelta) -> int:
     return delta // timedelta(minutes=1)
 
 
-def relief_runs(points: Sequence[Point], threshold: int) -> list[Run]:
+def relief_runs(points: Sequence[Point], threshold: int | Fraction) -> list[Run]:
     """CR-11: maximal sequences of consecutive readings, each at or above the threshold."""
     runs: list[Run] = []
     current: list[Point] = []
     for point in points:
-        if meets_threshold(point.relief, threshold):
+        if relief_meets(point.baseline, point.reading.score, threshold):
             current.append(point)
         elif current:
             runs.append(tuple(current))

@@ -9,8 +9,18 @@ from api.clinical.block_checks import block_warnings
 from api.clinical.facts import BlockFacts, ReadingFacts, TargetVerdict
 from api.clinical.notes import Note
 from api.clinical.policy import Policy, required_minutes_for
-from api.clinical.relief import format_pct, relief_fraction, report_pct
-from api.clinical.runs import Point, Run, best_run, minutes, qualifies, relief_runs, starts_in_onset
+from api.clinical.relief import format_pct, report_pct
+from api.clinical.runs import (
+    Point,
+    Run,
+    best_run,
+    highest_relief,
+    lowest_relief,
+    minutes,
+    qualifies,
+    relief_runs,
+    starts_in_onset,
+)
 
 __all__ = ["BlockFacts", "ReadingFacts", "TargetVerdict", "block_warnings", "evaluate_target"]
 
@@ -37,7 +47,7 @@ def _posts_in_horizon(
 
 
 def _run_note(code: str, run: Run, block: BlockFacts, required: int) -> Note:
-    relief = format_pct(min(p.relief for p in run))
+    relief = format_pct(lowest_relief(run))
     lasted = minutes(run[-1].after)
     needs = f"{_agent_label(block.agent)} needs {required} min."
     if code == "diary_too_short":
@@ -52,7 +62,7 @@ def _sparse_note(code: str, run: Run, policy: Policy) -> Note:
     ongoing = "was still going but " if code == "diary_too_sparse" else ""
     return Note(
         code,
-        f"Relief of {format_pct(min(p.relief for p in run))} {ongoing}was seen at only {len(run)} "
+        f"Relief of {format_pct(lowest_relief(run))} {ongoing}was seen at only {len(run)} "
         f"reading(s) in a row; the policy needs {policy.min_readings}.",
     )
 
@@ -69,7 +79,7 @@ def _negative_reason(
     if not runs:
         return Note(
             "relief_below_threshold",
-            f"Peak relief was {format_pct(max(p.relief for p in points))}; "
+            f"Peak relief was {format_pct(highest_relief(points))}; "
             f"the {policy.profile} policy needs at least {policy.threshold_pct}%.",
         )
     if best is None:
@@ -133,7 +143,7 @@ def _pain_worse(baseline: int, points: Sequence[Point]) -> list[Note]:
     worse = [p for p in points if p.reading.score > baseline]
     if not worse:
         return []
-    worst = min(worse, key=lambda p: p.relief)
+    worst = max(worse, key=lambda p: p.reading.score)  # the least relief
     return [
         Note(
             "pain_worse",
@@ -169,9 +179,7 @@ def evaluate_target(block: BlockFacts, readings: Sequence[ReadingFacts], policy:
         return TargetVerdict(
             "indeterminate", score, None, None, 0, required, used, tuple(reasons), tuple(warnings)
         )
-    points = [
-        Point(r, r.recorded_at - block.performed_at, relief_fraction(baseline.score, r.score)) for r in posts
-    ]
+    points = [Point(r, r.recorded_at - block.performed_at, baseline.score) for r in posts]
     verdict, best, reasons = _decide(points, block, required, policy)
     warnings += _pain_worse(baseline.score, points)
     if verdict == "positive" and block.agent == "saline_placebo":
@@ -185,8 +193,8 @@ def evaluate_target(block: BlockFacts, readings: Sequence[ReadingFacts], policy:
     return TargetVerdict(
         verdict=verdict,
         baseline=baseline.score,
-        peak_relief_pct=report_pct(max(p.relief for p in points)),
-        sustained_relief_pct=report_pct(min(p.relief for p in best)) if best else None,
+        peak_relief_pct=report_pct(highest_relief(points)),
+        sustained_relief_pct=report_pct(lowest_relief(best)) if best else None,
         relief_duration_minutes=minutes(best[-1].after) if best else 0,
         required_minutes=required,
         readings_used=used,
