@@ -1,16 +1,18 @@
 """Set-based writes shared by the evaluation services: dialect upserts and chunked IN lists.
 
 Re-evaluating a whole clinic touches tens of thousands of rows, so the evaluation services write
-with one executemany per table (SQLAlchemy batches it into multi-row VALUES) instead of a query
-per row, and read with a handful of queries instead of one per block.
+with one statement per table instead of a query per row, and read with a handful of queries
+instead of one per block. On PostgreSQL a clinic-wide write goes through COPY (see copy_upsert).
 """
 
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from pydantic_core import to_json
+from sqlalchemy import JSON, Column, Enum, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.types import TypeEngine
 
 T = TypeVar("T")
 
@@ -23,11 +25,22 @@ def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+def is_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def insert_for(session: AsyncSession, table: Table) -> Any:
     """An INSERT supporting ON CONFLICT on the session's database (PostgreSQL or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def _on_conflict_update(stmt: Any, keys: list[str], names: Iterable[str]) -> Any:
+    updated = [name for name in names if name not in keys and name != "id"]
+    return stmt.on_conflict_do_update(
+        index_elements=keys, set_={name: stmt.excluded[name] for name in updated}
+    )
 
 
 async def upsert(
@@ -36,19 +49,72 @@ async def upsert(
     rows: Sequence[dict[str, Any]],
     keys: Iterable[str],
     returning: Sequence[Any] = (),
+    bulk: bool = False,
 ) -> list[Any]:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE every other given column; optionally RETURNING."""
+    """INSERT ... ON CONFLICT (keys) DO UPDATE every other given column; optionally RETURNING.
+
+    `bulk`: a clinic-wide write, sent with COPY where the database has it (PostgreSQL).
+    """
     if not rows:
         return []
     keys = list(keys)
-    stmt = insert_for(session, table)
-    updated = [name for name in rows[0] if name not in keys and name != "id"]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys, set_={name: stmt.excluded[name] for name in updated}
-    )
+    if bulk and is_postgresql(session):
+        return await _copy_upsert(session, table, rows, keys, returning)
+    stmt = _on_conflict_update(insert_for(session, table), keys, rows[0])
     connection = await session.connection()  # Core executemany: no ORM bookkeeping per row
     if not returning:
         await connection.execute(stmt, list(rows))
         return []
     result = await connection.execute(stmt.returning(*returning), list(rows))
     return list(result.all())
+
+
+async def _copy_upsert(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: list[str],
+    returning: Sequence[Any],
+) -> list[Any]:
+    """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... SELECT ... ON CONFLICT.
+
+    An executemany of tens of thousands of rows spends most of its time binding parameters row by
+    row (json.dumps per JSON value, SQLAlchemy type processing); COPY's binary rows are far cheaper.
+    """
+    names = list(rows[0])
+    staging = Table(
+        f"_staging_{table.name}",
+        MetaData(),
+        *[Column(name, _staging_type(table.c[name].type)) for name in names],
+        prefixes=["TEMPORARY"],
+    )
+    connection = await session.connection()
+    await connection.run_sync(staging.create, checkfirst=False)  # via SQLAlchemy: the transaction is begun
+    driver = await _driver(connection)
+    await driver.copy_records_to_table(staging.name, records=_records(staging, rows), columns=names)
+    stmt = postgresql.insert(table).from_select(names, select(*staging.c))
+    stmt = _on_conflict_update(stmt, keys, names)
+    try:
+        if not returning:
+            await connection.execute(stmt)
+            return []
+        return list((await connection.execute(stmt.returning(*returning))).all())
+    finally:
+        await connection.run_sync(staging.drop, checkfirst=False)
+
+
+def _staging_type(type_: TypeEngine[Any]) -> TypeEngine[Any]:
+    # A CHECK-backed Enum would attach its constraint to the staging table: the target table checks anyway.
+    return String() if isinstance(type_, Enum) else type_
+
+
+def _records(staging: Table, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Row tuples for COPY, JSON columns serialised here (pydantic-core's encoder: ~5x json.dumps)."""
+    columns = [(c.name, isinstance(c.type, JSON)) for c in staging.c]
+    return [tuple(to_json(row[n]).decode() if is_json else row[n] for n, is_json in columns) for row in rows]
+
+
+async def _driver(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under the session's connection (the same transaction)."""
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection

@@ -6,14 +6,16 @@ with a few set-based queries and writes with one upsert per table, so a clinic-w
 issue a query per block.
 """
 
+import gc
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import DateTime, String, Text, cast, select, type_coerce
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +24,7 @@ from api.clinical.verdict import BlockFacts, ReadingFacts, TargetVerdict, block_
 from api.errors import NotFound
 from api.schemas.outcomes import OutcomePublic
 from api.services import levels, outbox, referrals
-from api.services.bulk import upsert
+from api.services.bulk import is_postgresql, upsert
 from api.services.policies import active_policy
 from models import Block, BlockOutcome, BlockTarget, Reading, TargetOutcome
 from models.base import utcnow
@@ -39,6 +41,7 @@ _BLOCK_COLUMNS = (
     Block.sedation,
     Block.guidance,
     Block.pain_scale,
+    Block.status,
 )
 _TARGET_COLUMNS = (
     BlockTarget.id,
@@ -47,15 +50,25 @@ _TARGET_COLUMNS = (
     BlockTarget.joint,
     BlockTarget.side,
     BlockTarget.position,
+    BlockTarget.region,
 )
-_READING_COLUMNS = (
-    Reading.id,
-    Reading.target_id,
-    Reading.phase,
-    Reading.recorded_at,
-    Reading.score,
-    Reading.analgesic_taken,
-)
+
+
+def _reading_columns(session: AsyncSession) -> tuple[Any, ...]:
+    """The reading columns, minus result processing that only re-checks what the driver returns.
+
+    A clinic holds ~500k readings and the per-row type processing was a large part of loading them:
+    `phase` is read as a plain string (the column's CHECK already holds it to pre/post). On
+    PostgreSQL `recorded_at` is taken as asyncpg returns it, already an aware UTC datetime, and the
+    id as text, the form `readings_used` stores.
+    """
+    id_: Any = Reading.id
+    recorded_at: Any = Reading.recorded_at
+    if is_postgresql(session):
+        id_ = cast(Reading.id, Text)
+        recorded_at = type_coerce(Reading.recorded_at, DateTime(timezone=True))
+    phase = type_coerce(Reading.phase, String)
+    return (id_, Reading.target_id, phase, recorded_at, Reading.score, Reading.analgesic_taken)
 
 
 @dataclass
@@ -106,7 +119,9 @@ async def _load(
     """Blocks, their targets and their ACTIVE readings: one block, or (block_id None) the whole clinic."""
     blocks_q = select(*_BLOCK_COLUMNS).where(Block.clinic_id == clinic_id)
     targets_q = select(*_TARGET_COLUMNS).where(BlockTarget.clinic_id == clinic_id)
-    readings_q = select(*_READING_COLUMNS).where(Reading.clinic_id == clinic_id, Reading.status == "active")
+    readings_q = select(*_reading_columns(session)).where(
+        Reading.clinic_id == clinic_id, Reading.status == "active"
+    )
     if block_id is not None:
         blocks_q = blocks_q.where(Block.id == block_id)
         targets_q = targets_q.where(BlockTarget.block_id == block_id)
@@ -124,7 +139,11 @@ async def _load(
 
 
 async def _store(
-    session: AsyncSession, clinic_id: uuid.UUID, policy: Policy, evaluated: Sequence[_Evaluated]
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    policy: Policy,
+    evaluated: Sequence[_Evaluated],
+    bulk: bool = False,
 ) -> None:
     now = utcnow()
     await upsert(
@@ -143,6 +162,7 @@ async def _store(
             for e in evaluated
         ],
         ["block_id"],
+        bulk=bulk,
     )
     await upsert(
         session,
@@ -168,6 +188,7 @@ async def _store(
             for t, v in e.targets
         ],
         ["target_id"],
+        bulk=bulk,
     )
 
 
@@ -236,18 +257,66 @@ async def reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy:
     records the new policy version, but subscribers care about changed verdicts, not a version bump.
     """
     await session.flush()
+    with _cycle_collector_paused():
+        await _reevaluate_clinic(session, clinic_id, policy)
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for the clinic-wide pass.
+
+    The pass allocates millions of short-lived rows and tuples (none in reference cycles: reference
+    counting frees them all). Each full collection would scan them all again, and profiles showed
+    collections taking a quarter of the pass. Nested or concurrent passes leave the collector as
+    the outermost one found it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+async def _reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy: Policy) -> None:
     before = await _old_verdicts(session, clinic_id)
     blocks, targets, readings = await _load(session, clinic_id, None)
     evaluated = [_evaluate_block(b, targets[b.id], readings, policy) for b in blocks]
-    await _store(session, clinic_id, policy, evaluated)
+    del readings  # the largest structure of the pass, no longer needed
+    await _store(session, clinic_id, policy, evaluated, bulk=True)
     changed = [
         ("block.evaluated", _public(e, policy).model_dump(mode="json"))
         for e in evaluated
         if any(before.get(t.id) != v.verdict for t, v in e.targets)
     ]
-    statuses = await levels.reevaluate_levels(session, clinic_id, policy, None)
+    statuses = await levels.reevaluate_clinic_levels(session, clinic_id, policy, _history(blocks, evaluated))
     published = await referrals.sync_referrals(session, clinic_id, policy, statuses, whole_clinic=True)
     await outbox.emit_many(session, clinic_id, [*changed, *published])
+
+
+def _history(blocks: Sequence[Row[Any]], evaluated: Sequence[_Evaluated]) -> list[levels.HistoryRow]:
+    """The level history of the whole clinic, from the blocks just evaluated (same order)."""
+    return [
+        levels.HistoryRow(
+            t.patient_id,
+            t.joint,
+            t.side,
+            t.region,
+            b.id,
+            b.performed_at,
+            b.agent,
+            b.procedure,
+            b.intent,
+            b.status,
+            b.sedation,
+            b.guidance,
+            v.verdict,
+            v.relief_duration_minutes,
+        )
+        for b, e in zip(blocks, evaluated, strict=True)
+        for t, v in e.targets
+    ]
 
 
 async def outcome_for_block(

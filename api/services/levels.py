@@ -2,13 +2,12 @@
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.clinical.levels import LevelBlock, LevelStatus, evaluate_level, referral_warnings
@@ -39,7 +38,26 @@ class EvaluatedLevel:
     referral_warnings: tuple[Note, ...]
 
 
-_HISTORY_COLUMNS = (
+class HistoryRow(NamedTuple):
+    """One target with its block and stored verdict: what level statuses are computed from."""
+
+    patient_id: uuid.UUID
+    joint: str
+    side: str
+    region: str
+    block_id: uuid.UUID
+    performed_at: datetime
+    agent: str
+    procedure: str
+    intent: str
+    status: str  # the block's
+    sedation: str
+    guidance: str
+    verdict: str | None  # None: not evaluated yet
+    relief_duration_minutes: int | None
+
+
+_HISTORY_COLUMNS = (  # in HistoryRow's order
     BlockTarget.patient_id,
     BlockTarget.joint,
     BlockTarget.side,
@@ -68,19 +86,19 @@ def _history_query(clinic_id: uuid.UUID) -> Any:
 
 async def _history(
     session: AsyncSession, clinic_id: uuid.UUID, patient_ids: Iterable[uuid.UUID] | None
-) -> list[Row[Any]]:
+) -> list[HistoryRow]:
     """Every target of the given patients (None: the clinic's) with its block and stored verdict."""
     connection = await session.connection()
     if patient_ids is None:
-        return list((await connection.execute(_history_query(clinic_id))).all())
-    rows: list[Row[Any]] = []
+        return [HistoryRow(*row) for row in await connection.execute(_history_query(clinic_id))]
+    rows: list[HistoryRow] = []
     for part in chunks(sorted(set(patient_ids))):
         query = _history_query(clinic_id).where(BlockTarget.patient_id.in_(part))
-        rows += (await connection.execute(query)).all()
+        rows += [HistoryRow(*row) for row in await connection.execute(query)]
     return rows
 
 
-def _level_block(row: Row[Any]) -> LevelBlock:
+def _level_block(row: HistoryRow) -> LevelBlock:
     return LevelBlock(
         block_id=row.block_id,
         performed_at=row.performed_at,
@@ -96,7 +114,7 @@ def _level_block(row: Row[Any]) -> LevelBlock:
     )
 
 
-def _session_times(rows: Iterable[Row[Any]]) -> dict[tuple[uuid.UUID, str], list[datetime]]:
+def _session_times(rows: Iterable[HistoryRow]) -> dict[tuple[uuid.UUID, str], list[datetime]]:
     """CR-20: per (patient, region), when each non-voided diagnostic session with a target there was."""
     seen: dict[tuple[uuid.UUID, str], dict[Any, datetime]] = defaultdict(dict)
     for row in rows:
@@ -128,6 +146,27 @@ async def reevaluate_levels(
 ) -> list[EvaluatedLevel]:
     """Recompute and upsert the given levels (None: every level of the clinic) from stored verdicts."""
     rows = await _history(session, clinic_id, None if keys is None else {k[0] for k in keys})
+    return await _store_levels(session, clinic_id, policy, rows, keys)
+
+
+async def reevaluate_clinic_levels(
+    session: AsyncSession, clinic_id: uuid.UUID, policy: Policy, history: Sequence[HistoryRow]
+) -> list[EvaluatedLevel]:
+    """Every level of the clinic, from the clinic's whole `history` as the caller just computed it.
+
+    The clinic-wide pass holds every block, target and fresh verdict already: reading them back
+    from the database would cost as much as computing them.
+    """
+    return await _store_levels(session, clinic_id, policy, history, None)
+
+
+async def _store_levels(
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    policy: Policy,
+    rows: Sequence[HistoryRow],
+    keys: set[LevelKey] | None,
+) -> list[EvaluatedLevel]:
     by_level: dict[LevelKey, list[LevelBlock]] = defaultdict(list)
     for row in rows:
         by_level[(row.patient_id, row.joint, row.side)].append(_level_block(row))
@@ -138,21 +177,7 @@ async def reevaluate_levels(
         region = region_of(joint)
         status, warnings = _evaluate(key, by_level.get(key, []), times.get((patient_id, region), []), policy)
         computed[key] = (region, status, warnings)
-        records.append(
-            {
-                "clinic_id": clinic_id,
-                "patient_id": patient_id,
-                "joint": joint,
-                "side": side,
-                "region": region,
-                "status": status.status,
-                "qualifying_block_ids": [str(i) for i in status.qualifying_block_ids],
-                "reasons": _dicts(status.reasons),
-                "warnings": _dicts(_merge(status.warnings, warnings)),
-                "policy_version": policy.version,
-                "updated_at": now,
-            }
-        )
+        records.append(_record(clinic_id, key, region, status, warnings, policy, now))
     table = Level.__table__
     ids = await upsert(
         session,
@@ -160,11 +185,38 @@ async def reevaluate_levels(
         records,
         ["patient_id", "joint", "side"],
         returning=(table.c.id, table.c.patient_id, table.c.joint, table.c.side),
+        bulk=keys is None,
     )
     return [
         EvaluatedLevel(level_id, patient_id, joint, side, *computed[(patient_id, joint, side)])
         for level_id, patient_id, joint, side in ids
     ]
+
+
+def _record(
+    clinic_id: uuid.UUID,
+    key: LevelKey,
+    region: str,
+    status: LevelStatus,
+    warnings: tuple[Note, ...],
+    policy: Policy,
+    now: datetime,
+) -> dict[str, Any]:
+    patient_id, joint, side = key
+    return {
+        "id": uuid.uuid4(),  # used only when the level is new: an update keeps the stored id
+        "clinic_id": clinic_id,
+        "patient_id": patient_id,
+        "joint": joint,
+        "side": side,
+        "region": region,
+        "status": status.status,
+        "qualifying_block_ids": [str(i) for i in status.qualifying_block_ids],
+        "reasons": _dicts(status.reasons),
+        "warnings": _dicts(_merge(status.warnings, warnings)),
+        "policy_version": policy.version,
+        "updated_at": now,
+    }
 
 
 def _dicts(notes: Iterable[Note]) -> list[dict[str, str]]:
@@ -206,7 +258,7 @@ async def levels_for_patient(session: AsyncSession, clinic_id: uuid.UUID, patien
     return LevelList(items=items)
 
 
-def _level_public(level: Level, history: list[Row[Any]], referral_id: uuid.UUID | None) -> LevelPublic:
+def _level_public(level: Level, history: list[HistoryRow], referral_id: uuid.UUID | None) -> LevelPublic:
     blocks = [
         {
             "block_id": r.block_id,
