@@ -28,7 +28,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_engine(async_url: str) -> AsyncEngine:
     if async_url.startswith("sqlite"):
-        engine = create_async_engine(async_url)
+        # SQLite has one writer at a time. Its busy handler is not a queue, so under load a writer
+        # can starve past the busy timeout; one pooled connection makes the pool a fair FIFO queue.
+        engine = create_async_engine(async_url, pool_size=1, max_overflow=0, pool_timeout=60)
         _configure_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(async_url, pool_size=10, max_overflow=10, pool_pre_ping=True)

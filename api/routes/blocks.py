@@ -35,6 +35,7 @@ async def create_block(
     [block] = await service.blocks_public(session, principal.clinic_id, [row])
     audit.record("create", "block", block.id)
     set_etag(response, block)
+    response.headers["Location"] = f"/v1/blocks/{block.id}"
     return block
 
 

@@ -1,4 +1,5 @@
 from fastapi import APIRouter
+from pydantic import Field
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -10,7 +11,7 @@ router = APIRouter(tags=["health"])
 
 
 class Health(Schema):
-    status: str
+    status: str = Field(examples=["ok"])
 
 
 @router.get("/healthz", response_model=Health)

@@ -28,6 +28,7 @@ async def create_patient(
     patient = PatientPublic.model_validate(await service.create_patient(session, principal.clinic_id, body))
     audit.record("create", "patient", patient.id)
     set_etag(response, patient)
+    response.headers["Location"] = f"/v1/patients/{patient.id}"
     return patient
 
 
