@@ -30,6 +30,7 @@ async def test_create_block_ok_bilateral_expands(client: httpx.AsyncClient, ehr:
     assert response.status_code == 201, response.text
     block = response.json()
     assert response.headers["etag"]
+    assert response.headers["location"] == f"/v1/blocks/{block['id']}"
     assert block["patient_id"] == patient["id"]
     assert block["status"] == "active"
     assert block["procedure"] == "medial_branch_block"

@@ -24,6 +24,9 @@ async def test_create_patient_ok(client: httpx.AsyncClient, ehr: Headers) -> Non
     assert patient["birth_date"] == "1961-04-09"
     assert patient["created_at"].endswith("Z") or patient["created_at"].endswith("+00:00")
     assert response.headers["etag"]
+    assert response.headers["location"] == f"/v1/patients/{patient['id']}"
+    fetched = await client.get(response.headers["location"], headers=ehr)
+    assert fetched.json() == patient
 
 
 async def test_create_patient_duplicate_mrn_conflict(client: httpx.AsyncClient, ehr: Headers) -> None:
