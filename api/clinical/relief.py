@@ -6,7 +6,15 @@ import math
 from fractions import Fraction
 from functools import lru_cache
 
-__all__ = ["format_pct", "meets_threshold", "relief_fraction", "relief_meets", "report_pct"]
+__all__ = [
+    "format_pct",
+    "meets_threshold",
+    "relief_fraction",
+    "relief_meets",
+    "relief_text",
+    "report_pct",
+    "reported_relief",
+]
 
 
 # Cached: scores and baselines come from small scales (NRS 0-10, VAS 0-100), so a clinic-wide
@@ -35,7 +43,6 @@ def relief_meets(baseline: int, score: int, threshold_pct: int | Fraction) -> bo
     return (baseline - score) * 100 >= threshold_pct * baseline
 
 
-@lru_cache(maxsize=4096)
 def report_pct(value: Fraction) -> float:
     """CR-8: one decimal, half away from zero (87.5 -> 87.5, 200/3 -> 66.7, -12.25 -> -12.3)."""
     tenths = abs(Fraction(value)) * 10
@@ -49,3 +56,16 @@ def format_pct(value: Fraction | int) -> str:
     reported = report_pct(Fraction(value))
     text = f"{reported:.1f}".removesuffix(".0")
     return f"{text}%"
+
+
+# The figures of one (baseline, score), cached on the integers: hashing a Fraction is slow.
+@lru_cache(maxsize=4096)
+def reported_relief(baseline: int, score: int) -> float:
+    """report_pct(relief_fraction(baseline, score))."""
+    return report_pct(relief_fraction(baseline, score))
+
+
+@lru_cache(maxsize=4096)
+def relief_text(baseline: int, score: int) -> str:
+    """format_pct(relief_fraction(baseline, score))."""
+    return format_pct(relief_fraction(baseline, score))

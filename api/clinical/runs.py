@@ -5,22 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 from api.clinical.facts import ReadingFacts
 from api.clinical.policy import Policy
-from api.clinical.relief import relief_fraction, relief_meets
+from api.clinical.relief import relief_fraction, relief_meets, relief_text, reported_relief
 
 __all__ = [
     "Point",
     "Run",
     "best_run",
-    "highest_relief",
-    "lowest_relief",
     "minutes",
     "qualifies",
     "relief_runs",
     "starts_in_onset",
+    "strongest",
+    "weakest",
 ]
 
 
@@ -36,21 +37,31 @@ class Point(NamedTuple):
 
     @property
     def relief(self) -> Fraction:
-        """CR-8: the exact relief, for reported figures."""
+        """CR-8: the exact relief."""
         return relief_fraction(self.baseline, self.reading.score)
+
+    @property
+    def reported(self) -> float:
+        """CR-8: the relief as reported, to one decimal."""
+        return reported_relief(self.baseline, self.reading.score)
+
+    @property
+    def text(self) -> str:
+        """The relief for messages: '87.5%'."""
+        return relief_text(self.baseline, self.reading.score)
 
 
 Run = tuple[Point, ...]
 
 
-def highest_relief(points: Sequence[Point]) -> Fraction:
-    """The peak relief of one target's points: its lowest score (one baseline, so no Fraction compares)."""
-    return min(points, key=_score).relief
+def strongest(points: Sequence[Point]) -> Point:
+    """The point of peak relief among one target's points: its lowest score (one baseline)."""
+    return min(points, key=_score)
 
 
-def lowest_relief(points: Sequence[Point]) -> Fraction:
-    """The weakest relief of one target's points: its highest score."""
-    return max(points, key=_score).relief
+def weakest(points: Sequence[Point]) -> Point:
+    """The point of least relief among one target's points: its highest score."""
+    return max(points, key=_score)
 
 
 def _score(point: Point) -> int:
@@ -60,6 +71,12 @@ def _score(point: Point) -> int:
 def minutes(delta: timedelta) -> int:
     """Whole minutes, floored, so 59 min 59 s never counts as 60."""
     return delta // timedelta(minutes=1)
+
+
+@lru_cache(maxsize=256)
+def _span(minutes: int) -> timedelta:
+    # Asked once or more per run of every target: a cached timedelta beats building one each time.
+    return timedelta(minutes=minutes)
 
 
 def relief_runs(points: Sequence[Point], threshold: int | Fraction) -> list[Run]:
@@ -79,15 +96,13 @@ def relief_runs(points: Sequence[Point], threshold: int | Fraction) -> list[Run]
 
 def starts_in_onset(run: Run, policy: Policy) -> bool:
     """CR-11: the first reading of the run is within the onset window (inclusive)."""
-    return run[0].after <= timedelta(minutes=policy.onset_window_minutes)
+    return run[0].after <= _span(policy.onset_window_minutes)
 
 
 def qualifies(run: Run, required: int, policy: Policy) -> bool:
     """CR-11: onset in the window, enough readings, and the last at least `required` minutes after."""
     return (
-        starts_in_onset(run, policy)
-        and len(run) >= policy.min_readings
-        and run[-1].after >= timedelta(minutes=required)
+        starts_in_onset(run, policy) and len(run) >= policy.min_readings and run[-1].after >= _span(required)
     )
 
 

@@ -9,17 +9,16 @@ from api.clinical.block_checks import block_warnings
 from api.clinical.facts import BlockFacts, ReadingFacts, TargetVerdict
 from api.clinical.notes import Note
 from api.clinical.policy import Policy, required_minutes_for
-from api.clinical.relief import format_pct, report_pct
 from api.clinical.runs import (
     Point,
     Run,
     best_run,
-    highest_relief,
-    lowest_relief,
     minutes,
     qualifies,
     relief_runs,
     starts_in_onset,
+    strongest,
+    weakest,
 )
 
 __all__ = ["BlockFacts", "ReadingFacts", "TargetVerdict", "block_warnings", "evaluate_target"]
@@ -47,7 +46,7 @@ def _posts_in_horizon(
 
 
 def _run_note(code: str, run: Run, block: BlockFacts, required: int) -> Note:
-    relief = format_pct(lowest_relief(run))
+    relief = weakest(run).text
     lasted = minutes(run[-1].after)
     needs = f"{_agent_label(block.agent)} needs {required} min."
     if code == "diary_too_short":
@@ -62,7 +61,7 @@ def _sparse_note(code: str, run: Run, policy: Policy) -> Note:
     ongoing = "was still going but " if code == "diary_too_sparse" else ""
     return Note(
         code,
-        f"Relief of {format_pct(lowest_relief(run))} {ongoing}was seen at only {len(run)} "
+        f"Relief of {weakest(run).text} {ongoing}was seen at only {len(run)} "
         f"reading(s) in a row; the policy needs {policy.min_readings}.",
     )
 
@@ -79,7 +78,7 @@ def _negative_reason(
     if not runs:
         return Note(
             "relief_below_threshold",
-            f"Peak relief was {format_pct(highest_relief(points))}; "
+            f"Peak relief was {strongest(points).text}; "
             f"the {policy.profile} policy needs at least {policy.threshold_pct}%.",
         )
     if best is None:
@@ -143,12 +142,12 @@ def _pain_worse(baseline: int, points: Sequence[Point]) -> list[Note]:
     worse = [p for p in points if p.reading.score > baseline]
     if not worse:
         return []
-    worst = max(worse, key=lambda p: p.reading.score)  # the least relief
+    worst = weakest(worse)
     return [
         Note(
             "pain_worse",
             f"Pain rose above the baseline of {baseline} after the block "
-            f"(worst {worst.reading.score}, relief {format_pct(worst.relief)}).",
+            f"(worst {worst.reading.score}, relief {worst.text}).",
         )
     ]
 
@@ -193,8 +192,8 @@ def evaluate_target(block: BlockFacts, readings: Sequence[ReadingFacts], policy:
     return TargetVerdict(
         verdict=verdict,
         baseline=baseline.score,
-        peak_relief_pct=report_pct(highest_relief(points)),
-        sustained_relief_pct=report_pct(lowest_relief(best)) if best else None,
+        peak_relief_pct=strongest(points).reported,
+        sustained_relief_pct=weakest(best).reported if best else None,
         relief_duration_minutes=minutes(best[-1].after) if best else 0,
         required_minutes=required,
         readings_used=used,
