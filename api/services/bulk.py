@@ -5,7 +5,7 @@ with one statement per table instead of a query per row, and read with a handful
 instead of one per block. On PostgreSQL a clinic-wide write goes through COPY (see copy_upsert).
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from pydantic_core import to_json
@@ -59,7 +59,9 @@ async def upsert(
         return []
     keys = list(keys)
     if bulk and is_postgresql(session):
-        return await _copy_upsert(session, table, rows, keys, returning)
+        return await copy_insert(
+            session, table, rows, lambda s: _on_conflict_update(s, keys, rows[0]), returning
+        )
     stmt = _on_conflict_update(insert_for(session, table), keys, rows[0])
     connection = await session.connection()  # Core executemany: no ORM bookkeeping per row
     if not returning:
@@ -69,18 +71,20 @@ async def upsert(
     return list(result.all())
 
 
-async def _copy_upsert(
+async def copy_insert(
     session: AsyncSession,
     table: Table,
     rows: Sequence[dict[str, Any]],
-    keys: list[str],
-    returning: Sequence[Any],
+    on_conflict: Callable[[postgresql.Insert], postgresql.Insert],
+    returning: Sequence[Any] = (),
 ) -> list[Any]:
-    """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... SELECT ... ON CONFLICT.
+    """PostgreSQL: COPY the rows into a temporary table, then one INSERT ... SELECT with `on_conflict`.
 
     An executemany of tens of thousands of rows spends most of its time binding parameters row by
     row (json.dumps per JSON value, SQLAlchemy type processing); COPY's binary rows are far cheaper.
     """
+    if not rows:
+        return []
     names = list(rows[0])
     staging = Table(
         f"_staging_{table.name}",
@@ -92,8 +96,7 @@ async def _copy_upsert(
     await connection.run_sync(staging.create, checkfirst=False)  # via SQLAlchemy: the transaction is begun
     driver = await _driver(connection)
     await driver.copy_records_to_table(staging.name, records=_records(staging, rows), columns=names)
-    stmt = postgresql.insert(table).from_select(names, select(*staging.c))
-    stmt = _on_conflict_update(stmt, keys, names)
+    stmt = on_conflict(postgresql.insert(table).from_select(names, select(*staging.c)))
     try:
         if not returning:
             await connection.execute(stmt)

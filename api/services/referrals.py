@@ -26,7 +26,7 @@ from api.clinical.policy import Policy
 from api.errors import Conflict, NotFound
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.referrals import ReferralPage, ReferralPublic
-from api.services.bulk import chunks, insert_for
+from api.services.bulk import chunks, copy_insert, insert_for, is_postgresql
 from api.services.levels import LIVE_STATUSES, EvaluatedLevel
 from models import Referral
 from models.base import utcnow
@@ -112,13 +112,23 @@ def _new_referral(clinic_id: uuid.UUID, policy: Policy, level: EvaluatedLevel, n
     }
 
 
-async def _open(session: AsyncSession, records: list[dict[str, Any]]) -> list[uuid.UUID]:
-    """Insert the new referrals; a level that already has a live one keeps it (CR-19: never a duplicate)."""
+async def _open(session: AsyncSession, records: list[dict[str, Any]], bulk: bool) -> list[uuid.UUID]:
+    """Insert the new referrals; a level that already has a live one keeps it (CR-19: never a duplicate).
+
+    `bulk` (a clinic-wide pass, possibly thousands of referrals): COPY-staged on PostgreSQL.
+    """
     if not records:
         return []
-    stmt = insert_for(session, _table).on_conflict_do_nothing(index_elements=["level_id"], index_where=LIVE)
+    if bulk and is_postgresql(session):
+        ids = await copy_insert(session, _table, records, _keep_live, returning=[_table.c.id])
+        return [row.id for row in ids]
+    stmt = _keep_live(insert_for(session, _table))
     result = await session.execute(stmt.returning(_table.c.id), records)
     return list(result.scalars().all())
+
+
+def _keep_live(stmt: Any) -> Any:
+    return stmt.on_conflict_do_nothing(index_elements=["level_id"], index_where=LIVE)
 
 
 def _withdraw_reason(level: EvaluatedLevel) -> str:
@@ -162,6 +172,7 @@ async def sync_referrals(
     opened = await _open(
         session,
         [_new_referral(clinic_id, policy, lvl, now) for lvl in recommended if lvl.level_id not in live],
+        bulk=whole_clinic,
     )
     withdrawn = await _withdraw(
         session,
