@@ -6,11 +6,9 @@ with a few set-based queries and writes with one upsert per table, so a clinic-w
 issue a query per block.
 """
 
-import gc
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -24,10 +22,14 @@ from api.clinical.verdict import BlockFacts, ReadingFacts, TargetVerdict, block_
 from api.errors import NotFound
 from api.schemas.outcomes import OutcomePublic
 from api.services import levels, outbox, referrals
-from api.services.bulk import is_postgresql, upsert
+from api.services.bulk import cycle_collector_paused, is_postgresql, upsert
+from api.services.outcomes import outcome_for_block
 from api.services.policies import active_policy
 from models import Block, BlockOutcome, BlockTarget, Reading, TargetOutcome
 from models.base import utcnow
+
+# outcome_for_block (the read side) lives in outcomes.py; routes import it from here too.
+__all__ = ["outcome_for_block", "reevaluate_block", "reevaluate_clinic"]
 
 _BLOCK_COLUMNS = (
     Block.id,
@@ -257,26 +259,8 @@ async def reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy:
     records the new policy version, but subscribers care about changed verdicts, not a version bump.
     """
     await session.flush()
-    with _cycle_collector_paused():
+    with cycle_collector_paused():
         await _reevaluate_clinic(session, clinic_id, policy)
-
-
-@contextmanager
-def _cycle_collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector for the clinic-wide pass.
-
-    The pass allocates millions of short-lived rows and tuples (none in reference cycles: reference
-    counting frees them all). Each full collection would scan them all again, and profiles showed
-    collections taking a quarter of the pass. Nested or concurrent passes leave the collector as
-    the outermost one found it.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 async def _reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy: Policy) -> None:
@@ -317,53 +301,3 @@ def _history(blocks: Sequence[Row[Any]], evaluated: Sequence[_Evaluated]) -> lis
         for b, e in zip(blocks, evaluated, strict=True)
         for t, v in e.targets
     ]
-
-
-async def outcome_for_block(
-    session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID
-) -> OutcomePublic:
-    """The stored outcome of a block of this clinic (404 for another clinic's or an unknown block)."""
-    head = await session.get(BlockOutcome, block_id, populate_existing=True)
-    if head is None or head.clinic_id != clinic_id:
-        raise NotFound(f"No outcome for block {block_id}.")
-    rows = await session.execute(
-        select(TargetOutcome, BlockTarget.joint, BlockTarget.side)
-        .join(BlockTarget, BlockTarget.id == TargetOutcome.target_id)
-        .where(TargetOutcome.block_id == block_id, TargetOutcome.clinic_id == clinic_id)
-        .order_by(BlockTarget.position)
-        .execution_options(populate_existing=True)
-    )
-    targets = [
-        {
-            **{c: getattr(o, c) for c in _TARGET_FIELDS},
-            "joint": joint,
-            "side": side,
-            "peak_relief_pct": _float(o.peak_relief_pct),
-            "sustained_relief_pct": _float(o.sustained_relief_pct),
-        }
-        for o, joint, side in rows.all()
-    ]
-    policy = {
-        "profile": head.policy_profile,
-        "version": head.policy_version,
-        "threshold_pct": head.threshold_pct,
-    }
-    return OutcomePublic.model_validate(
-        {"block_id": block_id, "policy": policy, "warnings": head.warnings, "targets": targets}
-    )
-
-
-_TARGET_FIELDS = (
-    "target_id",
-    "verdict",
-    "baseline",
-    "relief_duration_minutes",
-    "required_minutes",
-    "readings_used",
-    "reasons",
-    "warnings",
-)
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)
