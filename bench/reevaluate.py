@@ -201,7 +201,7 @@ def measure(base: str, token: str, requests: int) -> None:
             counts = {s: _count(client, s) for s in ("open", "withdrawn")}
             print(
                 f"PUT /v1/policy -> {profile} (version {response.json()['version']}): {elapsed:.2f} s; "
-                f"referrals open {counts['open']}, withdrawn {counts['withdrawn']}"
+                f"referrals open {counts['open']}, withdrawn {counts['withdrawn']}; {_load()}"
             )
         client.put("/v1/policy", json={"profile": "consensus"}).raise_for_status()  # a full worklist
         timings = []
@@ -212,8 +212,14 @@ def measure(base: str, token: str, requests: int) -> None:
         cuts = statistics.quantiles(timings, n=100)
         print(
             f"GET /v1/referrals?status=open x{requests} ({_count(client, 'open')} open): "
-            f"p50 {cuts[49]:.1f} ms, p95 {cuts[94]:.1f} ms, p99 {cuts[98]:.1f} ms"
+            f"p50 {cuts[49]:.1f} ms, p95 {cuts[94]:.1f} ms, p99 {cuts[98]:.1f} ms; {_load()}"
         )
+
+
+def _load() -> str:
+    """The machine's load average: figures from a busy 2-core machine are not comparable to an idle one's."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def _count(client: httpx.Client, status: str) -> int:
