@@ -276,7 +276,7 @@ async def _reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy
     ]
     statuses = await levels.reevaluate_clinic_levels(session, clinic_id, policy, _history(blocks, evaluated))
     published = await referrals.sync_referrals(session, clinic_id, policy, statuses, whole_clinic=True)
-    await outbox.emit_many(session, clinic_id, [*changed, *published])
+    await outbox.emit_many(session, clinic_id, [*changed, *published], bulk=True)
 
 
 def _history(blocks: Sequence[Row[Any]], evaluated: Sequence[_Evaluated]) -> list[levels.HistoryRow]:

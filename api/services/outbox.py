@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.services.bulk import copy_insert, is_postgresql
 from api.settings import get_settings
 from models import OutboxEvent, WebhookDelivery, WebhookSubscription
 from models.base import utcnow
@@ -35,12 +36,13 @@ async def emit(
 
 
 async def emit_many(
-    session: AsyncSession, clinic_id: uuid.UUID, events: Sequence[Event]
+    session: AsyncSession, clinic_id: uuid.UUID, events: Sequence[Event], bulk: bool = False
 ) -> list[dict[str, Any]]:
     """emit() for a batch of (event_type, data): one subscription query and one INSERT per table.
 
     A clinic-wide re-evaluation (PUT /v1/policy) can publish thousands of events in one transaction;
-    a query and a flush per event would dominate its time.
+    a query and a flush per event would dominate its time. `bulk` (such a pass): the rows are sent
+    with COPY where the database has it (PostgreSQL), see bulk.copy_insert.
     """
     for event_type, _data in events:
         if event_type not in EVENT_TYPES:
@@ -73,10 +75,19 @@ async def emit_many(
             for sub_id, types in subscriptions
             if event_type in types
         ]
-    await session.execute(insert(OutboxEvent.__table__), outbox_rows)
-    if delivery_rows:
-        await session.execute(insert(WebhookDelivery.__table__), delivery_rows)
+    await _insert(session, OutboxEvent.__table__, outbox_rows, bulk)
+    await _insert(session, WebhookDelivery.__table__, delivery_rows, bulk)
     return bodies
+
+
+async def _insert(session: AsyncSession, table: Table, rows: list[dict[str, Any]], bulk: bool) -> None:
+    if not rows:
+        return
+    if bulk and is_postgresql(session):
+        # An executemany binds each whole-outcome payload as a JSON parameter, row by row: COPY is cheaper.
+        await copy_insert(session, table, rows, on_conflict=lambda stmt: stmt)
+        return
+    await session.execute(insert(table), rows)
 
 
 def _body(event_type: str, data: dict[str, Any] | BaseModel, now: datetime) -> dict[str, Any]:
