@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import ARRAY, Text, Uuid, bindparam, func, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,7 @@ from models.base import utcnow
 from models.referral import LIVE
 
 _table = Referral.__table__
+_bump = _table.c.version + 1
 
 
 def referral_public(row: Any) -> ReferralPublic:
@@ -66,7 +67,11 @@ async def _rows(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Row[Any
     rows: list[Row[Any]] = []
     for part in chunks(list(ids)):
         rows += (await session.execute(select(_table).where(_table.c.id.in_(part)))).all()
-    return sorted(rows, key=lambda r: (r.recommended_at, r.id))
+    return rows
+
+
+def _worklist_order(row: Row[Any]) -> tuple[Any, ...]:
+    return (row.recommended_at, row.id)
 
 
 async def _live(
@@ -112,19 +117,18 @@ def _new_referral(clinic_id: uuid.UUID, policy: Policy, level: EvaluatedLevel, n
     }
 
 
-async def _open(session: AsyncSession, records: list[dict[str, Any]], bulk: bool) -> list[uuid.UUID]:
+async def _open(session: AsyncSession, records: list[dict[str, Any]], bulk: bool) -> list[Row[Any]]:
     """Insert the new referrals; a level that already has a live one keeps it (CR-19: never a duplicate).
 
-    `bulk` (a clinic-wide pass, possibly thousands of referrals): COPY-staged on PostgreSQL.
+    Returns the inserted rows, whole (what the events carry). `bulk` (a clinic-wide pass, possibly
+    thousands of referrals): COPY-staged on PostgreSQL.
     """
     if not records:
         return []
     if bulk and is_postgresql(session):
-        ids = await copy_insert(session, _table, records, _keep_live, returning=[_table.c.id])
-        return [row.id for row in ids]
+        return await copy_insert(session, _table, records, _keep_live, returning=list(_table.c))
     stmt = _keep_live(insert_for(session, _table))
-    result = await session.execute(stmt.returning(_table.c.id), records)
-    return list(result.scalars().all())
+    return list((await session.execute(stmt.returning(*_table.c), records)).all())
 
 
 def _keep_live(stmt: Any) -> Any:
@@ -136,22 +140,46 @@ def _withdraw_reason(level: EvaluatedLevel) -> str:
     return f"The level is now {level.status.status.replace('_', ' ')}. {why}".strip()
 
 
-async def _withdraw(session: AsyncSession, pairs: list[tuple[uuid.UUID, EvaluatedLevel]]) -> list[uuid.UUID]:
-    """CR-19: withdrawn with the reason, never deleted."""
+async def _withdraw(session: AsyncSession, pairs: list[tuple[uuid.UUID, EvaluatedLevel]]) -> list[Row[Any]]:
+    """CR-19: withdrawn with the reason, never deleted. Returns the referrals as withdrawn, whole."""
     if not pairs:
         return []
+    now = utcnow()
+    reasons = [(rid, _withdraw_reason(level)) for rid, level in pairs]
+    if is_postgresql(session):
+        return await _withdraw_set_based(session, reasons, now)
     stmt = (
         update(_table)
         .where(_table.c.id == bindparam("b_id"), _table.c.status != "withdrawn")
-        .values(
-            status="withdrawn",
-            withdrawn_at=utcnow(),
-            withdrawn_reason=bindparam("b_reason"),
-            version=_table.c.version + 1,
-        )
+        .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=bindparam("b_reason"), version=_bump)
     )
-    await session.execute(stmt, [{"b_id": rid, "b_reason": _withdraw_reason(level)} for rid, level in pairs])
-    return [rid for rid, _ in pairs]
+    await session.execute(stmt, [{"b_id": rid, "b_reason": reason} for rid, reason in reasons])
+    return await _rows(session, [rid for rid, _ in reasons])
+
+
+async def _withdraw_set_based(
+    session: AsyncSession, reasons: list[tuple[uuid.UUID, str]], now: Any
+) -> list[Row[Any]]:
+    """PostgreSQL: one UPDATE ... FROM unnest(ids, reasons) RETURNING the rows, whatever their number.
+
+    A clinic-wide pass can withdraw thousands of referrals: an UPDATE per row and a re-read cost
+    seconds; two array parameters and one statement do not.
+    """
+    given = (
+        func.unnest(
+            bindparam("ids", [rid for rid, _ in reasons], type_=ARRAY(Uuid())),
+            bindparam("reasons", [reason for _, reason in reasons], type_=ARRAY(Text())),
+        )
+        .table_valued("id", "reason")
+        .render_derived(name="given")
+    )
+    stmt = (
+        update(_table)
+        .where(_table.c.id == given.c.id, _table.c.status != "withdrawn")
+        .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=given.c.reason, version=_bump)
+        .returning(*_table.c)
+    )
+    return list((await session.execute(stmt)).all())
 
 
 async def sync_referrals(
@@ -184,8 +212,8 @@ async def sync_referrals(
     )
     return [
         (event_type, referral_public(row).model_dump(mode="json"))
-        for event_type, ids in (("referral.recommended", opened), ("referral.withdrawn", withdrawn))
-        for row in await _rows(session, ids)
+        for event_type, rows in (("referral.recommended", opened), ("referral.withdrawn", withdrawn))
+        for row in sorted(rows, key=_worklist_order)
     ]
 
 
