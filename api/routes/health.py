@@ -1,6 +1,6 @@
 from fastapi import APIRouter
-from pydantic import Field
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import Session

@@ -27,7 +27,9 @@ class PolicyUpdate(RequestSchema):
 
     profile: Literal["medicare", "consensus", "strict", "custom"] = Field(examples=["consensus"])
     version: StrictInt | None = Field(
-        default=None, examples=[3], description="Read-only, ignored (so a GET body can be sent back); use If-Match."
+        default=None,
+        examples=[3],
+        description="Read-only, ignored (so a GET body can be sent back); use If-Match.",
     )
     threshold_pct: StrictInt | None = Field(
         default=None, examples=[None], description="Only `custom` may set it (1-100); others fix it."
