@@ -174,15 +174,7 @@ async def _store(
                 "target_id": t.id,
                 "block_id": e.block_id,
                 "clinic_id": clinic_id,
-                "verdict": v.verdict,
-                "baseline": v.baseline,
-                "peak_relief_pct": v.peak_relief_pct,
-                "sustained_relief_pct": v.sustained_relief_pct,
-                "relief_duration_minutes": v.relief_duration_minutes,
-                "required_minutes": v.required_minutes,
-                "readings_used": [str(i) for i in v.readings_used],
-                "reasons": _notes(v.reasons),
-                "warnings": _notes(v.warnings),
+                **_verdict_fields(v),
                 "policy_version": policy.version,
                 "computed_at": now,
             }
@@ -192,6 +184,21 @@ async def _store(
         ["target_id"],
         bulk=bulk,
     )
+
+
+def _verdict_fields(v: TargetVerdict) -> dict[str, Any]:
+    """A target verdict as stored in target_outcome and shown in the outcome (same keys in both)."""
+    return {
+        "verdict": v.verdict,
+        "baseline": v.baseline,
+        "peak_relief_pct": v.peak_relief_pct,
+        "sustained_relief_pct": v.sustained_relief_pct,
+        "relief_duration_minutes": v.relief_duration_minutes,
+        "required_minutes": v.required_minutes,
+        "readings_used": [str(i) for i in v.readings_used],
+        "reasons": _notes(v.reasons),
+        "warnings": _notes(v.warnings),
+    }
 
 
 def _public(e: _Evaluated, policy: Policy) -> OutcomePublic:
@@ -209,15 +216,7 @@ def _public(e: _Evaluated, policy: Policy) -> OutcomePublic:
                     "target_id": t.id,
                     "joint": t.joint,
                     "side": t.side,
-                    "verdict": v.verdict,
-                    "baseline": v.baseline,
-                    "peak_relief_pct": v.peak_relief_pct,
-                    "sustained_relief_pct": v.sustained_relief_pct,
-                    "relief_duration_minutes": v.relief_duration_minutes,
-                    "required_minutes": v.required_minutes,
-                    "readings_used": list(v.readings_used),
-                    "reasons": _notes(v.reasons),
-                    "warnings": _notes(v.warnings),
+                    **_verdict_fields(v),
                 }
                 for t, v in e.targets
             ],
