@@ -1,6 +1,6 @@
 """The error hierarchy and the one place that renders problem+json (RFC 9457)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -79,6 +79,11 @@ def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
     # Pydantic adds union/function branch names to a loc; a client only needs the field path.
     noise = lambda part: isinstance(part, str) and ("[" in part or part.startswith("function-"))  # noqa: E731
     return [part for part in loc if not noise(part)]
+
+
+def validation_errors(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) -> list[dict[str, Any]]:
+    """Pydantic's errors as field errors, each loc under `prefix` (e.g. a batch entry's place in the body)."""
+    return [field_error([*prefix, *_clean_loc(e["loc"])], e["msg"]) for e in errors]
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -2,9 +2,10 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, PlainValidator, StringConstraints, ValidationError
+from pydantic_core import ErrorDetails
 
 from api.schemas.blocks import Joint, Reason, Side, SideOrBoth, Status
 from api.schemas.common import ClinicalTime, RequestSchema, Schema, Storable
@@ -46,8 +47,28 @@ class ReadingIn(RequestSchema):
     source: Source = Field(default="patient_diary", examples=["patient_diary"])
 
 
+class InvalidReading:
+    """A batch entry that failed its own checks (type, range, enum, naive time), kept in its place so the
+    service can report it in the same 422 as the block-dependent errors of the other entries."""
+
+    def __init__(self, errors: list[ErrorDetails]) -> None:
+        self.errors = errors  # pydantic's, each loc relative to the entry
+
+
+def _entry(value: Any) -> ReadingIn | InvalidReading:
+    try:
+        return ReadingIn.model_validate(value)
+    except ValidationError as exc:
+        return InvalidReading(exc.errors(include_url=False))
+
+
+# Validated one by one: a type error in one entry must not hide the block's checks of the others
+# (contract: a 422 lists every failing entry). Documented as a plain ReadingIn.
+ReadingEntry = Annotated[ReadingIn | InvalidReading, PlainValidator(_entry, json_schema_input_type=ReadingIn)]
+
+
 class ReadingBatchIn(RequestSchema):
-    readings: list[ReadingIn] = Field(min_length=1, max_length=MAX_BATCH)
+    readings: list[ReadingEntry] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ReadingAmend(RequestSchema):

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import Principal
-from api.errors import Conflict, NotFound, Unprocessable, field_error, invalid
+from api.errors import Conflict, NotFound, Unprocessable, field_error, invalid, validation_errors
 from api.etag import check_if_match
 from api.pagination import paginate
-from api.schemas.readings import ReadingAmend, ReadingIn, ReadingPublic
+from api.schemas.readings import InvalidReading, ReadingAmend, ReadingIn, ReadingPublic
 from api.services.blocks import get_block, require_active
 from api.services.evaluation import reevaluate_block
 from models import Block, BlockTarget, Reading, ReadingVersion
@@ -75,10 +75,14 @@ def _entry_time(block: Block, entry: ReadingIn, loc: Loc, errors: list[dict[str,
 
 
 def _check_entry(
-    block: Block, index: int, entry: ReadingIn, errors: list[dict[str, Any]]
+    block: Block, index: int, entry: ReadingIn | InvalidReading, errors: list[dict[str, Any]]
 ) -> tuple[datetime | None, list[BlockTarget]]:
-    """Every error of one entry goes into `errors`; returns its time and the targets it applies to."""
+    """Every error of one entry goes into `errors`; returns its time and the targets it applies to.
+    An entry that failed type validation brings its own errors; the block's checks need a valid entry."""
     loc: Loc = ["body", "readings", index]
+    if isinstance(entry, InvalidReading):
+        errors.extend(validation_errors(entry.errors, loc))
+        return None, []
     if message := _score_error(block, entry.score):
         errors.append(field_error([*loc, "score"], message))
     if entry.analgesic is not None and not entry.analgesic_taken:
@@ -103,10 +107,11 @@ async def create_readings(
     session: AsyncSession,
     clinic_id: uuid.UUID,
     block_id: uuid.UUID,
-    entries: Sequence[ReadingIn],
+    entries: Sequence[ReadingIn | InvalidReading],
     actor: Principal,
 ) -> tuple[Block, list[Reading]]:
-    """Store a whole batch or nothing: every entry is checked before the first row is written."""
+    """Store a whole batch or nothing: every entry is checked before the first row is written, and one 422
+    lists the type errors and the block-dependent errors of every entry, in index order."""
     block = await get_block(session, clinic_id, block_id)
     require_active(block)
     errors: list[dict[str, Any]] = []
@@ -130,6 +135,7 @@ async def create_readings(
             **entry.model_dump(include=fields),
         )
         for entry, (at, targets) in zip(entries, checked, strict=True)
+        if isinstance(entry, ReadingIn)  # always, once there are no errors
         for target in targets
     ]
     session.add_all(readings)

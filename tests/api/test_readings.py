@@ -212,6 +212,52 @@ async def test_create_readings_type_errors_list_every_index(client: httpx.AsyncC
     assert await _stored(client, ehr, block["id"]) == []
 
 
+async def test_create_readings_mixed_type_and_block_errors_one_unprocessable(
+    client: httpx.AsyncClient, ehr: Headers
+) -> None:
+    # Type errors (caught by the schema) and block-dependent ones (CR-6 scale, CR-7 time and targets) in
+    # one batch: a single 422 lists them all by index, so the client fixes everything at once.
+    block = await _block(client, ehr, targets=[{"joint": "L4-L5", "side": "right"}])
+    before = iso(BLOCK_AT - timedelta(minutes=5))
+    entries = [
+        _entry(score="7"),
+        _entry(),
+        _entry(score=11),
+        _entry(minutes_after_block=None, recorded_at=before),
+        _entry(phase="during", mood="fine"),
+        _entry(joint="L5-S1", analgesic="ibuprofen"),
+        _entry(minutes_after_block=None, recorded_at=NAIVE),
+        7,
+    ]
+    response = await add_readings(client, ehr, block["id"], entries)
+    assert response.status_code == 422, response.text
+    assert error_locs(response) == [
+        ["body", "readings", 0, "score"],
+        ["body", "readings", 2, "score"],
+        ["body", "readings", 3, "recorded_at"],
+        ["body", "readings", 4, "phase"],
+        ["body", "readings", 4, "mood"],
+        ["body", "readings", 5, "analgesic"],
+        ["body", "readings", 5, "joint"],
+        ["body", "readings", 6, "recorded_at"],
+        ["body", "readings", 7],
+    ]
+    body = response.json()
+    assert body["detail"] == "7 invalid reading(s) at index [0, 2, 3, 4, 5, 6, 7]; nothing was stored"
+    assert body["errors"][1]["message"] == "NRS scores are whole numbers from 0 to 10"
+    assert await _stored(client, ehr, block["id"]) == []
+
+
+async def test_create_readings_type_errors_missing_block_not_found(
+    client: httpx.AsyncClient, ehr: Headers
+) -> None:
+    # Entries are judged against their block: without one there is nothing to judge them by.
+    missing = "00000000-0000-4000-8000-000000000000"
+    response = await add_readings(client, ehr, missing, [_entry(score="7")])
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+
+
 async def test_create_readings_batch_size_limits(client: httpx.AsyncClient, ehr: Headers) -> None:
     block = await _block(client, ehr)
     empty = await add_readings(client, ehr, block["id"], [])
