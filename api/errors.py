@@ -88,7 +88,7 @@ def validation_errors(errors: Iterable[Mapping[str, Any]], prefix: Loc = ()) -> 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [field_error(_clean_loc(e["loc"]), e["msg"]) for e in exc.errors()]
+    errors = validation_errors(exc.errors())
     fields = ", ".join(".".join(map(str, e["loc"])) for e in errors[:5])
     detail = f"{len(errors)} invalid field(s): {fields}"
     return problem(422, "Unprocessable Content", detail, errors=errors)
