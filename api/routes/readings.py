@@ -21,7 +21,6 @@ from api.schemas.readings import (
 )
 from api.services import readings as service
 from api.services.audit import AuditLog
-from api.services.evaluation import outcome_for_block
 
 router = APIRouter(prefix="/v1", tags=["readings"])
 
@@ -39,11 +38,10 @@ async def create_readings(
 ) -> ReadingBatchPublic:
     """Add diary entries to a block, all or nothing. Each entry applies to every target it matches (CR-7);
     a 422 lists every failing entry by its index. Answers the block's re-evaluated outcome."""
-    block, rows = await service.create_readings(
+    block, rows, outcome = await service.create_readings(
         session, principal.clinic_id, block_id, body.readings, principal
     )
     readings = [service.reading_public(block, row) for row in rows]
-    outcome = await outcome_for_block(session, principal.clinic_id, block.id)
     audit.record("create", "reading", result_ids=[r.id for r in readings])
     return ReadingBatchPublic(readings=readings, outcome=outcome)
 

@@ -231,11 +231,12 @@ async def _old_verdicts(session: AsyncSession, clinic_id: uuid.UUID) -> dict[uui
     return dict(rows.all())
 
 
-async def reevaluate_block(session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID) -> None:
+async def reevaluate_block(session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID) -> OutcomePublic:
     """Recompute and store the block's outcome and the levels of its targets, in the caller's transaction.
 
     Call after any write that can change a verdict: a new block, new/amended/voided readings, a voided block.
     Emits `block.evaluated`, and `referral.recommended` / `referral.withdrawn` for referrals it changes.
+    Returns the outcome just stored, so a caller that answers with it need not read it back.
     """
     await session.flush()  # the caller's pending rows must be visible to the queries below
     policy = await active_policy(session, clinic_id)
@@ -247,8 +248,10 @@ async def reevaluate_block(session: AsyncSession, clinic_id: uuid.UUID, block_id
     keys = {(blocks[0].patient_id, t.joint, t.side) for t in targets[block_id]}
     statuses = await levels.reevaluate_levels(session, clinic_id, policy, keys)
     published = await referrals.sync_referrals(session, clinic_id, policy, statuses)
-    outcome = ("block.evaluated", _public(evaluated, policy).model_dump(mode="json"))
-    await outbox.emit_many(session, clinic_id, [outcome, *published])
+    outcome = _public(evaluated, policy)
+    event = ("block.evaluated", outcome.model_dump(mode="json"))
+    await outbox.emit_many(session, clinic_id, [event, *published])
+    return outcome
 
 
 async def reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy: Policy) -> None:

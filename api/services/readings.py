@@ -16,6 +16,7 @@ from api.auth import Principal
 from api.errors import Conflict, NotFound, Unprocessable, field_error, invalid, validation_errors
 from api.etag import check_if_match
 from api.pagination import paginate
+from api.schemas.outcomes import OutcomePublic
 from api.schemas.readings import InvalidReading, ReadingAmend, ReadingIn, ReadingPublic
 from api.services.blocks import get_block, require_active
 from api.services.evaluation import reevaluate_block
@@ -109,7 +110,7 @@ async def create_readings(
     block_id: uuid.UUID,
     entries: Sequence[ReadingIn | InvalidReading],
     actor: Principal,
-) -> tuple[Block, list[Reading]]:
+) -> tuple[Block, list[Reading], OutcomePublic]:
     """Store a whole batch or nothing: every entry is checked before the first row is written, and one 422
     lists the type errors and the block-dependent errors of every entry, in index order."""
     block = await get_block(session, clinic_id, block_id)
@@ -141,8 +142,8 @@ async def create_readings(
     session.add_all(readings)
     session.add_all([_version(r, actor, None) for r in readings])
     await session.flush()
-    await reevaluate_block(session, clinic_id, block.id)
-    return block, readings
+    outcome = await reevaluate_block(session, clinic_id, block.id)
+    return block, readings, outcome
 
 
 async def get_reading(
