@@ -13,15 +13,23 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
-# Demo data first (idempotent: a rerun reuses the demo clinic and prints a new key), then serve.
+# Demo data first (idempotent: a rerun reuses the demo clinic and its admin key), then serve.
 serve: $(BIN)/.installed
 	$(BIN)/blocktrack demo --base-url http://$(HOST):$(PORT)
 	$(BIN)/blocktrack serve --host $(HOST) --port $(PORT)
 
 # SQLite by default; BLOCKTRACK_TEST_DATABASE_URL=postgresql://... runs the same suite on PostgreSQL.
+# The browser tests (marker `browser`) drive Debian's chromium; without it they are left out, said loudly.
+CHROMIUM ?= /usr/bin/chromium
 test: $(BIN)/.installed
 	$(BIN)/ruff check api models migrations tests bench
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	@if [ -x "$(CHROMIUM)" ]; then \
+		$(BIN)/python -m pytest -q -p no:cacheprovider; \
+	else \
+		echo "!! $(CHROMIUM) not found: the browser tests are NOT run (apt-get install chromium poppler-utils)"; \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -m "not browser"; \
+		echo "!! browser tests were NOT run: $(CHROMIUM) not found"; \
+	fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check api models migrations tests bench
@@ -35,3 +43,5 @@ fuzz: $(BIN)/.installed
 bench: $(BIN)/.installed
 	BLOCKTRACK_DATABASE_URL=$${BLOCKTRACK_DATABASE_URL:-sqlite:///./bench.db} $(BIN)/python bench/diary_write.py --spawn
 	BLOCKTRACK_DATABASE_URL=$${BLOCKTRACK_DATABASE_URL:-sqlite:///./bench.db} $(BIN)/python bench/diary_write.py --spawn --idempotency
+	$(BIN)/python bench/ui_pages.py
+	$(BIN)/python bench/ui_pages.py --think 0

@@ -11,12 +11,16 @@ A pure ASGI middleware. For a POST carrying both a bearer API key and an `Idempo
    BEFORE it is sent, so a client that has seen the answer and retries always gets the replay, never a 409.
    A 5xx or an exception deletes the record: the request may be retried with the same key.
 
-Crash window. The request's own transaction commits before step 2 records the response, in a second
-transaction. If the process dies in between (kill -9, power loss), the write is committed and the record
-stays `in_flight`. We keep it that way: every retry with that key gets 409 until the record expires, and the
-409 says the outcome is unknown once the record is older than STALE_AFTER. The alternative, letting a retry
-run again after a lease, could store a second patient, block or diary batch; a clinical record must not be
-duplicated silently, so an explicit "look it up, then retry with a new key" is the safer failure.
+Crash window. The claim is committed on its own, before the request runs; the request's own transaction
+sets the record's `applied_at` together with its writes (api/db.py, `mark_applied`), and step 2 records the
+response in a third transaction. So after a crash (kill -9, power loss) an `in_flight` record tells which
+side of the commit the request died on:
+- no `applied_at`: the request's transaction never committed, so it wrote nothing. Once the record is
+  older than its lease (`Settings.idempotency_lease_seconds`) a retry deletes it and runs. A request
+  still running past its lease cannot then commit twice: its mark finds the record gone (or taken) and
+  it rolls back with a 409.
+- `applied_at` set: the writes are committed but the response was lost. Every retry gets a 409 saying so
+  until the record expires; running it again could store a second patient, block or diary batch.
 
 Keys are kept for `Settings.idempotency_ttl_hours` (>= 24 h). An expired record found on a conflict is
 replaced; besides, each process deletes expired records at most every PURGE_EVERY_SECONDS (indexed).
@@ -26,10 +30,11 @@ A request without a resolvable API key is passed through untouched (the app answ
 
 import hashlib
 import logging
+import math
 import re
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -38,16 +43,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import hash_token
 from api.errors import field_error, problem
+from api.logs import error_type
 from api.schemas.common import problems
 from api.services import idempotency as store
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-STALE_AFTER = timedelta(minutes=1)
 PURGE_EVERY_SECONDS = 300.0
 _KEPT_HEADERS = (b"content-type", b"location", b"etag")
 _KEY = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$")
 _LOC = ["header", HEADER]
+RECORD_STATE = "idempotency_record_id"  # the request's scope state: the record its transaction marks
 log = logging.getLogger(__name__)
 
 
@@ -134,7 +140,8 @@ class _Captured:
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._last_purge = 0.0
+        # -inf, not 0: monotonic() counts from boot, so 0 would skip purging on a freshly booted machine.
+        self._last_purge = -math.inf
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
@@ -159,9 +166,10 @@ class IdempotencyMiddleware:
         request_hash = fingerprint("POST", scope["path"], scope.get("query_string", b""), body)
         attempt = store.Attempt(hash_token(token), key, scope["path"], request_hash)
         ttl = timedelta(hours=app.state.settings.idempotency_ttl_hours)
+        lease = timedelta(seconds=app.state.settings.idempotency_lease_seconds)
         async with store.connection(app) as db:
             await self._maybe_purge(db, ttl)
-            claim = await store.claim(db, app.state.engine.dialect.name, attempt, ttl)
+            claim = await store.claim(db, app.state.engine.dialect.name, attempt, ttl, lease)
         if claim.existing is not None:
             await _answer_existing(claim.existing, request_hash, scope, receive, send)
         elif claim.record_id is not None:
@@ -173,6 +181,7 @@ class IdempotencyMiddleware:
         self, app: FastAPI, scope: Scope, receive: Receive, send: Send, record_id: uuid.UUID
     ) -> None:
         captured = _Captured()
+        scope.setdefault("state", {})[RECORD_STATE] = record_id  # for the request's own mark (api/db.py)
         try:
             await self.app(scope, receive, captured.send)
         except BaseException:
@@ -198,8 +207,8 @@ async def _settle(app: FastAPI, record_id: uuid.UUID, captured: _Captured | None
             else:
                 body = captured.body.decode("utf-8", errors="replace")
                 await store.complete(db, record_id, captured.status, body, captured.kept_headers())
-    except Exception:  # the answer still goes out; the key stays in flight (see the crash window above)
-        log.exception("could not settle an Idempotency-Key record")
+    except Exception as exc:  # the answer still goes out; the key stays in flight (the crash window above)
+        log.error("could not settle an Idempotency-Key record: %s", error_type(exc))  # no message: values
 
 
 async def _answer_existing(
@@ -219,10 +228,10 @@ async def _answer_existing(
 
 
 def _in_flight(existing: Row[Any]) -> Any:
-    if existing.created_at < datetime.now(UTC) - STALE_AFTER:
+    if existing.applied_at is not None:
         detail = (
-            f"The first request with this {HEADER} did not finish; it may or may not have been "
-            "applied. Look the resource up before retrying with a new key."
+            f"The first request with this {HEADER} was applied, but its answer was lost. "
+            "Look the resource up; do not retry it with a new key."
         )
     else:
         detail = f"A request with this {HEADER} is still being processed; retry shortly."

@@ -1,17 +1,23 @@
-"""Benchmark: the diary write path, POST /v1/blocks/{id}/readings, over HTTP with concurrent clients.
+"""Benchmark: the diary write path, POST /v1/blocks/{id}/readings, against the stack's one-row-insert ceiling.
 
 Each request is one 12-reading diary (a pre reading and 11 post readings at the usual time points), as an
 EHR posts it. Setup makes --patients patients with one lumbar block each (through the API); the clients then
-post diaries round-robin over those blocks for --duration seconds (or --count requests), and the script
-prints requests per second and p50/p95/p99 latency.
+post diaries round-robin over those blocks for --duration seconds (or --count requests), each diary at
+times of its own (shifted by microseconds), and the script prints requests per second and p50/p95/p99
+latency.
 
-    # against a running server, with an ehr or admin key of a clinic:
-    .venv/bin/python bench/diary_write.py --url http://127.0.0.1:8000 --api-key bt_...
-    # or start one: a server on a free loopback port over BLOCKTRACK_DATABASE_URL (a clinic is made):
+With --spawn it then starts bench/ceiling_app.py, a minimal endpoint on the same stack (FastAPI, async
+SQLAlchemy, the same driver and engine settings, the same uvicorn options, one worker) that inserts one row
+per request, loads it the same way, and prints both figures and their ratio, with the load average.
+
+    # start the servers on free loopback ports over BLOCKTRACK_DATABASE_URL (a clinic is made):
     export BLOCKTRACK_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench
-    .venv/bin/python bench/diary_write.py --spawn
+    .venv/bin/python bench/diary_write.py --spawn [--workers 2]
+    # or only the diary, against a running server, with an ehr or admin key of a clinic:
+    .venv/bin/python bench/diary_write.py --url http://127.0.0.1:8000 --api-key bt_...
 
 --idempotency sends a fresh Idempotency-Key with every request, to measure what that machinery costs.
+--workers N serves the diary with N processes (the ceiling keeps one).
 """
 
 import argparse
@@ -20,13 +26,15 @@ import itertools
 import json
 import os
 import random
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,18 +59,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load (default 20)")
     parser.add_argument("--count", type=int, help="stop after this many requests instead")
-    parser.add_argument("--patients", type=int, default=400, help="patients (one block each) to post to")
+    parser.add_argument("--patients", type=int, default=1000, help="patients (one block each) to post to")
+    parser.add_argument("--workers", type=int, default=1, help="diary server processes with --spawn")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load not measured")
     parser.add_argument("--idempotency", action="store_true", help="send a unique Idempotency-Key each time")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--profile", help="with --spawn: record the diary server with py-spy into this file")
     return parser.parse_args()
 
 
-def diary(performed_at: datetime, pattern: tuple[int, ...]) -> dict[str, Any]:
-    pre = (performed_at - timedelta(minutes=20)).isoformat()
+def diary(performed_at: datetime, pattern: tuple[int, ...], n: int) -> dict[str, Any]:
+    """The n-th diary: its readings `n` microseconds after the usual time points, so that no two diaries
+    of a block hold a reading of one target at the same instant (a duplicate would be a 409)."""
+    shift = timedelta(microseconds=n)
+    pre = (performed_at - timedelta(minutes=20) + shift).isoformat()
     readings = [{"phase": "pre", "recorded_at": pre, "score": 8, "source": "patient_diary"}]
     readings += [
-        {"phase": "post", "minutes_after_block": minutes, "score": score, "source": "patient_diary"}
+        {
+            "phase": "post",
+            "recorded_at": (performed_at + timedelta(minutes=minutes) + shift).isoformat(),
+            "score": score,
+            "source": "patient_diary",
+        }
         for minutes, score in zip(POST_MINUTES, pattern, strict=True)
     ]
     return {"readings": readings}
@@ -93,12 +111,28 @@ async def setup(client: httpx.AsyncClient, patients: int) -> tuple[list[str], da
     return list(await asyncio.gather(*(one(n) for n in range(patients)))), performed_at
 
 
+Request = Callable[[int, random.Random], tuple[str, dict[str, Any]]]
+
+
+def diary_requests(blocks: list[str], performed_at: datetime) -> Request:
+    """The n-th request: a diary for the next block, round-robin."""
+    next_block = itertools.cycle(blocks)
+
+    def make(n: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
+        return f"/v1/blocks/{next(next_block)}/readings", diary(performed_at, rng.choice(PATTERNS), n)
+
+    return make
+
+
+def ceiling_request(n: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
+    return "/rows", {"score": rng.randint(0, 10), "note": "bench"}
+
+
 class Load:
     """Shared state of the clients: the request budget, latencies and errors."""
 
-    def __init__(self, args: argparse.Namespace, blocks: list[str], performed_at: datetime) -> None:
-        self.args, self.performed_at = args, performed_at
-        self.next_block = itertools.cycle(blocks)
+    def __init__(self, args: argparse.Namespace, request: Request) -> None:
+        self.args, self.request = args, request
         self.latencies: list[float] = []
         self.errors: dict[str, int] = {}
         self.sent = 0
@@ -113,13 +147,11 @@ class Load:
     async def client(self, http: httpx.AsyncClient, rng: random.Random) -> None:
         while self.more():
             self.sent += 1
-            body = diary(self.performed_at, rng.choice(PATTERNS))
+            path, body = self.request(self.sent, rng)
             headers = {"Idempotency-Key": str(uuid.uuid4())} if self.args.idempotency else {}
             started = time.perf_counter()
             try:
-                response = await http.post(
-                    f"/v1/blocks/{next(self.next_block)}/readings", json=body, headers=headers
-                )
+                response = await http.post(path, json=body, headers=headers)
                 outcome = str(response.status_code)
             except httpx.HTTPError as exc:
                 outcome = type(exc).__name__
@@ -161,11 +193,11 @@ def report(load: Load, elapsed: float, args: argparse.Namespace, url: str) -> di
         "requests": len(latencies),
         "errors": load.errors,
         "requests_per_second": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-        "readings_per_second": round(12 * len(latencies) / elapsed, 1) if elapsed else 0.0,
         "latency_ms": {
             name: round(1000 * percentile(latencies, q), 1)
             for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
         },
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -181,23 +213,36 @@ def _blocktrack(*args: str) -> str:
 
 
 @contextmanager
-def spawned_server() -> Iterator[tuple[str, str]]:
-    """A server over BLOCKTRACK_DATABASE_URL on a free port, and an admin key of a new clinic."""
-    made = json.loads(_blocktrack("clinic", "create", f"Bench clinic {uuid.uuid4().hex[:6]}", "--json"))
+def spawned(app: str, workers: int, profile: str | None = None) -> Iterator[str]:
+    """uvicorn serving the `app` factory over BLOCKTRACK_DATABASE_URL on a free loopback port.
+
+    The options of `blocktrack serve` (uvloop, httptools), without its per-request access log, which
+    would measure the terminal rather than the service. `profile`: under `py-spy record` into that file
+    (collapsed stacks, one line per stack with its sample count; the warm-up is in it too).
+    """
     port = _free_port()
-    # uvicorn directly (migrations were applied by `clinic create`): the same app as `blocktrack serve`
-    # without its per-request access log, which would measure the terminal rather than the service.
-    command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-               "--port", str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    spy: list[str] = []
+    if profile:
+        found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        spy = [found, "record", "--subprocesses", "-f", "raw", "-o", profile, "--"]
+    command = [*spy, sys.executable, "-m", "uvicorn", app, "--factory",
+               "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
     with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        # The load is one key's: lift its rate limit (the limiter's statement still runs on every request).
+        limits = {"BLOCKTRACK_RATE_LIMIT_PER_SECOND": "1000000", "BLOCKTRACK_RATE_LIMIT_BURST": "1000000"}
+        env = {**limits, **os.environ}
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_ready(url, server)
-            yield url, made["api_key"]
+            yield url
         finally:
-            server.terminate()
-            server.wait(timeout=15)
+            # Ctrl-C to the group: uvicorn stops, and py-spy, when profiling, writes its file as it exits.
+            os.killpg(server.pid, signal.SIGINT)
+            server.wait(timeout=60)
 
 
 def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
@@ -205,7 +250,7 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             raise SystemExit(f"the server exited with {server.returncode}")
         try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/openapi.json", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
@@ -213,35 +258,69 @@ def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not become ready in 30 s")
 
 
-async def bench(url: str, api_key: str, args: argparse.Namespace) -> dict[str, Any]:
+def _client(url: str, args: argparse.Namespace, api_key: str | None = None) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    headers = {"Authorization": f"Bearer {api_key}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60) as http:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=60)
+
+
+async def bench_diary(url: str, api_key: str, args: argparse.Namespace) -> dict[str, Any]:
+    async with _client(url, args, api_key) as http:
         blocks, performed_at = await setup(http, args.patients)
-        load = Load(args, blocks, performed_at)
+        load = Load(args, diary_requests(blocks, performed_at))
         elapsed = await run_load(http, load)
     return report(load, elapsed, args, url)
 
 
+async def bench_ceiling(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    async with _client(url, args) as http:
+        load = Load(args, ceiling_request)
+        elapsed = await run_load(http, load)
+    return report(load, elapsed, args, url)
+
+
+def _line(name: str, result: dict[str, Any]) -> str:
+    lat = result["latency_ms"]
+    return (
+        f"{name}: {result['requests_per_second']} req/s ({result['requests']} in {result['seconds']} s); "
+        f"latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, p99 {lat['p99']} ms; "
+        f"errors {result['errors'] or 'none'}; load average {result['load_average']}"
+    )
+
+
+def spawned_run(args: argparse.Namespace) -> dict[str, Any]:
+    """The diary on the service, then the one-row insert on the ceiling app, over the same database."""
+    made = json.loads(_blocktrack("clinic", "create", f"Bench clinic {uuid.uuid4().hex[:6]}", "--json"))
+    with spawned("api.app:create_app", args.workers, args.profile) as url:
+        diary_result = asyncio.run(bench_diary(url, made["api_key"], args))
+    with spawned("bench.ceiling_app:create_app", 1) as url:
+        ceiling_result = asyncio.run(bench_ceiling(url, args))
+    ratio = diary_result["requests_per_second"] / max(ceiling_result["requests_per_second"], 0.1)
+    return {
+        "diary": diary_result,
+        "ceiling": ceiling_result,
+        "ratio": round(ratio, 2),
+        "workers": args.workers,
+    }
+
+
 def main() -> None:
     args = parse_args()
-    if args.spawn:
-        with spawned_server() as (url, api_key):
-            result = asyncio.run(bench(url, api_key, args))
-    else:
+    if not args.spawn:
         if not args.api_key:
             raise SystemExit("give --api-key (or BLOCKTRACK_API_KEY), or --spawn")
-        result = asyncio.run(bench(args.url.rstrip("/"), args.api_key, args))
-    if args.json:
-        print(json.dumps(result))
+        result = asyncio.run(bench_diary(args.url.rstrip("/"), args.api_key, args))
+        print(json.dumps(result) if args.json else _line("diary batch (12 readings)", result))
         return
-    lat = result["latency_ms"]
-    print(
-        f"{result['requests']} diary batches (12 readings) in {result['seconds']} s, {args.clients} clients"
-        f"{' and Idempotency-Key' if args.idempotency else ''}: {result['requests_per_second']} req/s "
-        f"({result['readings_per_second']} readings/s); latency p50 {lat['p50']} ms, p95 {lat['p95']} ms, "
-        f"p99 {lat['p99']} ms; errors {result['errors'] or 'none'}"
-    )
+    results = spawned_run(args)
+    if args.json:
+        print(json.dumps(results))
+        return
+    extra = " and Idempotency-Key" if args.idempotency else ""
+    print(f"{args.clients} clients{extra}, database {os.environ.get('BLOCKTRACK_DATABASE_URL', 'default')}")
+    print(_line(f"diary batch (12 readings), {args.workers} worker(s)", results["diary"]))
+    print(_line("one-row insert ceiling, 1 worker", results["ceiling"]))
+    print(f"ratio diary / ceiling: {results['ratio']}")
 
 
 if __name__ == "__main__":

@@ -1,21 +1,25 @@
 """Benchmark: clinic-wide re-evaluation (PUT /v1/policy) and the referral worklist, on PostgreSQL.
 
-Builds one clinic of N patients (default 10,000), each with 2 levels (L4-L5 left and right), 2
+Builds one clinic of N patients (default 10,000, then 50,000), each with 2 levels (L4-L5 left and right), 2
 diagnostic blocks per level a week apart and 12 readings per block (1 pre, 11 post), bulk-loaded
 with COPY; stores their outcomes once through the services; then starts `blocktrack serve` on a
 free loopback port and times over HTTP:
   - PUT /v1/policy medicare -> consensus and back (every block and level re-evaluated, referrals
-    opened and withdrawn, in one transaction);
+    opened and withdrawn, in one transaction), then a change of level-only settings and back (the
+    stored outcomes kept, levels and referrals re-evaluated);
   - GET /v1/referrals?status=open, p50/p95/p99 over --requests sequential requests.
 
-    .venv/bin/python bench/reevaluate.py [--database-url postgresql://...] [--patients 10000]
+    .venv/bin/python bench/reevaluate.py [--database-url postgresql://...] [--patients 10000 50000]
+        [--profile server.speedscope.json]
 
 Without --database-url it creates a throwaway database on postgresql://postgres@127.0.0.1:5432
-and drops it afterwards. Targets (issue 3): re-evaluation < 10 s, worklist p95 < 50 ms.
+and drops it afterwards. Targets (issue 9): the PUT < 5 s at 10,000 patients and no worse than
+linear at 50,000; worklist p95 < 50 ms.
 """
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import socket
@@ -35,8 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from api.db import make_engine, make_sessionmaker  # noqa: E402
 from api.migrate import upgrade  # noqa: E402
+from api.services.clinic_pass import reevaluate_clinic  # noqa: E402
 from api.services.clinics import create_clinic  # noqa: E402
-from api.services.evaluation import reevaluate_clinic  # noqa: E402
 from api.services.policies import active_policy  # noqa: E402
 from api.settings import Settings  # noqa: E402
 
@@ -49,6 +53,9 @@ PATTERNS = {
     "weak": (6, 6, 5, 6, 7, 7, 8, 8, 8, 8, 8),  # below 50%: negative everywhere
 }
 WEIGHTS = {"strong": 0.5, "moderate": 0.35, "weak": 0.15}
+# Settings no verdict reads (VERDICT_SETTINGS in api/clinical/verdict.py): levels and referrals
+# change, the stored outcomes do not.
+LEVEL_ONLY = {"profile": "medicare", "enforce_coverage_criteria": False, "require_concordance": True}
 
 
 def rows_for(clinic_id: uuid.UUID, patients: int, seed: int = 7) -> dict[str, list[tuple]]:
@@ -170,10 +177,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(url: str, port: int) -> subprocess.Popen[bytes]:
+def serve(url: str, port: int, profile: str | None) -> subprocess.Popen[bytes]:
+    """`blocktrack serve` on `port`; `profile`: under `py-spy record` writing that file (speedscope)."""
     env = {**os.environ, "BLOCKTRACK_DATABASE_URL": url, "BLOCKTRACK_RUN_DELIVERER": "false"}
+    command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)]
+    if profile:
+        spy = Path(sys.executable).with_name("py-spy")
+        command = [str(spy), "record", "-f", "speedscope", "-o", profile, "--", *command]
     process = subprocess.Popen(
-        [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)],
+        command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -190,20 +202,23 @@ def serve(url: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not become ready")
 
 
-def measure(base: str, token: str, requests: int) -> None:
+def measure(base: str, token: str, requests: int, other: dict[str, object]) -> None:
+    """`other`: the policy PUT against medicare and back (default consensus); then a change of level-only
+    settings (verdicts cannot change: the stored outcomes are kept) and back."""
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
-        for profile in ("consensus", "medicare"):
+    with httpx.Client(base_url=base, headers=headers, timeout=600) as client:
+        for body in (other, {"profile": "medicare"}, LEVEL_ONLY, {"profile": "medicare"}):
             began = time.perf_counter()
-            response = client.put("/v1/policy", json={"profile": profile})
+            response = client.put("/v1/policy", json=body)
             elapsed = time.perf_counter() - began
             response.raise_for_status()
             counts = {s: _count(client, s) for s in ("open", "withdrawn")}
+            version = response.json()["version"]
             print(
-                f"PUT /v1/policy -> {profile} (version {response.json()['version']}): {elapsed:.2f} s; "
+                f"PUT /v1/policy -> {json.dumps(body)} (version {version}): {elapsed:.2f} s; "
                 f"referrals open {counts['open']}, withdrawn {counts['withdrawn']}; {_load()}"
             )
-        client.put("/v1/policy", json={"profile": "consensus"}).raise_for_status()  # a full worklist
+        client.put("/v1/policy", json=other).raise_for_status()  # a full worklist
         timings = []
         for _ in range(requests):
             began = time.perf_counter()
@@ -246,9 +261,32 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: a throwaway one)")
-    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument(
+        "--patients",
+        type=int,
+        nargs="+",
+        default=[10_000, 50_000],
+        help="clinic sizes, each timed in a database of its own (default 10000 50000: growth shows)",
+    )
+    parser.add_argument("--profile", help="record the server with py-spy into this file (speedscope JSON)")
     parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument(
+        "--other-policy",
+        type=json.loads,
+        default={"profile": "consensus"},
+        help='the PUT /v1/policy body timed against medicare (JSON; default {"profile": "consensus"}); '
+        'e.g. {"profile": "custom", "threshold_pct": 50} keeps two blocks required, as consensus did '
+        "before clinical rules v2",
+    )
     args = parser.parse_args()
+    if args.database_url and len(args.patients) > 1:
+        parser.error("--database-url takes one --patients size")
+    for patients in args.patients:
+        run(args, patients)
+
+
+def run(args: argparse.Namespace, patients: int) -> None:
+    """One clinic of `patients` patients in its own database (or --database-url): load, then time."""
     name = None if args.database_url else f"blocktrack_bench_{uuid.uuid4().hex[:8]}"
     url = args.database_url or f"{SERVER}/{name}"
     if name:
@@ -256,18 +294,18 @@ def main() -> None:
     try:
         upgrade(url)
         began = time.perf_counter()
-        clinic_id, token = asyncio.run(load(url, args.patients))
+        clinic_id, token = asyncio.run(load(url, patients))
         print(
-            f"clinic {clinic_id}: {args.patients} patients, {args.patients * 4} blocks, "
-            f"{args.patients * 48} readings loaded in {time.perf_counter() - began:.1f} s"
+            f"clinic {clinic_id}: {patients} patients, {patients * 4} blocks, "
+            f"{patients * 48} readings loaded in {time.perf_counter() - began:.1f} s"
         )
         port = free_port()
-        server = serve(url, port)
+        server = serve(url, port, args.profile)
         try:
-            measure(f"http://127.0.0.1:{port}", token, args.requests)
+            measure(f"http://127.0.0.1:{port}", token, args.requests, args.other_policy)
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            server.wait(timeout=60)
     finally:
         if name:
             asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -20,3 +20,7 @@ class ApiKey(IdMixin, CreatedMixin, Base):
     role: Mapped[str] = mapped_column(choice("api_key_role", *ROLES))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked_at: Mapped[datetime | None]
+    # After this instant the key is refused (a rotated key's grace period ends here too).
+    expires_at: Mapped[datetime | None]
+    # Written at most once a minute per key and process, so a busy key costs no write per request.
+    last_used_at: Mapped[datetime | None]

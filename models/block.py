@@ -9,7 +9,7 @@ from models.base import Base, CreatedMixin, IdMixin
 from models.block_target import BlockTarget
 from models.types import choice
 
-PROCEDURES = ("medial_branch_block", "intra_articular_injection")
+PROCEDURES = ("medial_branch_block", "intra_articular_injection", "radiofrequency_ablation")
 INTENTS = ("diagnostic", "therapeutic")
 AGENTS = ("lidocaine", "bupivacaine", "ropivacaine", "saline_placebo", "other")
 SEDATIONS = ("none", "minimal", "moderate", "monitored_anesthesia_care", "general")
@@ -26,6 +26,13 @@ class Block(IdMixin, CreatedMixin, Base):
         Index("ix_block_clinic_patient_performed", "clinic_id", "patient_id", "performed_at"),
         CheckConstraint(
             "agent <> 'other' OR expected_relief_minutes IS NOT NULL", name="other_needs_minutes"
+        ),
+        # CR-27: an ablation is a treatment, never a diagnostic block.
+        CheckConstraint(
+            "procedure <> 'radiofrequency_ablation' OR intent = 'therapeutic'", name="rfa_is_therapeutic"
+        ),
+        CheckConstraint(
+            "(coverage_override_reason IS NULL) = (coverage_override_at IS NULL)", name="override_complete"
         ),
     )
 
@@ -48,6 +55,11 @@ class Block(IdMixin, CreatedMixin, Base):
     created_by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_key.id"))
     version: Mapped[int] = mapped_column(default=1)
     external_id: Mapped[str | None] = mapped_column(String(200))
+    # CR-24: a clinician's override of the coverage criteria (who and when; audited in block_version).
+    coverage_override_reason: Mapped[str | None] = mapped_column(Text)
+    coverage_override_by: Mapped[str | None] = mapped_column(String(200))
+    coverage_override_by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_key.id"))
+    coverage_override_at: Mapped[datetime | None]
 
     targets: Mapped[list[BlockTarget]] = relationship(
         lazy="raise", order_by="BlockTarget.position", cascade="all"

@@ -17,6 +17,8 @@ class BlockTarget(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("block_id", "joint", "side"),
         Index("ix_block_target_level", "clinic_id", "patient_id", "joint", "side"),
+        # The outcome export pages a clinic's targets by id (api/services/exports.py).
+        Index("ix_block_target_clinic_id_id", "clinic_id", "id"),
     )
 
     clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))

@@ -31,3 +31,6 @@ class IdempotencyRecord(IdMixin, CreatedMixin, Base):
     response_body: Mapped[str | None]
     response_headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     completed_at: Mapped[datetime | None]
+    # Set by the request's own transaction, with its writes: a record without it after its lease belongs
+    # to a request that never committed (a crash, a kill -9), so it wrote nothing and the key is free.
+    applied_at: Mapped[datetime | None]

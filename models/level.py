@@ -8,7 +8,15 @@ from models.base import Base, IdMixin, utcnow
 from models.block_target import REGIONS, SIDES
 from models.types import choice
 
-LEVEL_STATUSES = ("no_blocks", "pending", "awaiting_confirmation", "referral_recommended", "not_indicated")
+LEVEL_STATUSES = (
+    "no_blocks",
+    "pending",
+    "awaiting_confirmation",
+    "referral_recommended",
+    "not_indicated",
+    "ablated",
+    "repeat_rfa_eligible",
+)
 
 
 class Level(IdMixin, Base):

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Numeric, String
+from sqlalchemy import JSON, ForeignKey, Numeric, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, utcnow
@@ -41,5 +41,14 @@ class TargetOutcome(Base):
     readings_used: Mapped[list[str]] = mapped_column(JSON)
     reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     warnings: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    # CR-25: [{"reading_id", "reason"}] kept but left out of the verdict.
+    excluded_readings: Mapped[list[dict[str, str]]] = mapped_column(JSON, server_default=text("'[]'"))
+    # CR-18: the best run was seen to end inside the horizon.
+    relief_ended: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # CR-27/CR-28: an ablation target's warnings that depend on its level (no_referral, ...); null: none.
+    context_warnings: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    # A digest of the verdict columns (verdict .. relief_ended): the clinic-wide pass compares it with the
+    # fresh verdict's to rewrite only changed rows without reading their JSON back. Null: unknown.
+    content_hash: Mapped[str | None] = mapped_column(String(32))
     policy_version: Mapped[int]
     computed_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

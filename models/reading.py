@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedMixin, IdMixin
@@ -9,6 +9,7 @@ from models.block import RECORD_STATUSES
 from models.types import choice
 
 PHASES = ("pre", "post")
+ACTIVE = text("status = 'active'")
 SOURCES = ("patient_diary", "clinician", "ehr_import")
 
 
@@ -23,6 +24,16 @@ class Reading(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         Index("ix_reading_target_time", "target_id", "recorded_at"),
         Index("ix_reading_block", "block_id", "created_at"),
+        # One active score per target and instant, whatever its phase: a re-posted batch or a second
+        # score at the same minute is a 409, not a silent duplicate. Voided readings do not count.
+        Index(
+            "uq_reading_active_target_time",
+            "target_id",
+            "recorded_at",
+            unique=True,
+            sqlite_where=ACTIVE,
+            postgresql_where=ACTIVE,
+        ),
         CheckConstraint("score >= 0 AND score <= 100", name="score_range"),
         CheckConstraint("version >= 1", name="version_positive"),
     )

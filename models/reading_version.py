@@ -23,4 +23,5 @@ class ReadingVersion(IdMixin, Base):
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_key.id"))
     changed_by: Mapped[str | None] = mapped_column(Text)
+    changed_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"))
     reason: Mapped[str | None] = mapped_column(Text)

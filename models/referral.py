@@ -1,14 +1,14 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, IdMixin
 from models.block_target import REGIONS, SIDES
 from models.types import choice
 
-REFERRAL_STATUSES = ("open", "acknowledged", "withdrawn")
+REFERRAL_STATUSES = ("open", "acknowledged", "withdrawn", "fulfilled")
 LIVE = text("status IN ('open', 'acknowledged')")
 
 
@@ -21,6 +21,10 @@ class Referral(IdMixin, Base):
         Index("uq_referral_live_level", "level_id", unique=True, postgresql_where=LIVE, sqlite_where=LIVE),
         Index("ix_referral_worklist", "clinic_id", "status", "recommended_at", "id"),
         Index("ix_referral_patient", "clinic_id", "patient_id", "recommended_at"),
+        CheckConstraint(
+            "(status = 'fulfilled') = (fulfilled_by_block_id IS NOT NULL AND fulfilled_at IS NOT NULL)",
+            name="fulfilment_complete",
+        ),
     )
 
     clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"))
@@ -41,6 +45,13 @@ class Referral(IdMixin, Base):
     warnings: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     acknowledged_at: Mapped[datetime | None]
     external_order_id: Mapped[str | None] = mapped_column(String(200))
+    # Who acknowledged: a person from the workspace, or an API key.
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id"))
+    acknowledged_by_key_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_key.id"))
     withdrawn_at: Mapped[datetime | None]
     withdrawn_reason: Mapped[str | None] = mapped_column(Text)
+    # CR-27: the ablation that carried it out, and when it was performed.
+    fulfilled_by_block_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("block.id"))
+    fulfilled_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)

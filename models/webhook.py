@@ -9,6 +9,7 @@ from models.base import Base, CreatedMixin, IdMixin
 from models.types import choice
 
 DELIVERY_STATES = ("pending", "succeeded", "failed")
+WEBHOOK_FORMATS = ("json", "hl7v2")
 
 
 class WebhookSubscription(IdMixin, CreatedMixin, Base):
@@ -19,6 +20,10 @@ class WebhookSubscription(IdMixin, CreatedMixin, Base):
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[str]] = mapped_column(JSON)
     secret: Mapped[str] = mapped_column(String(100))
+    # json: the event as JSON; hl7v2: the event rendered as an HL7 v2.5.1 message (application/hl7-v2).
+    format: Mapped[str] = mapped_column(
+        choice("webhook_format", *WEBHOOK_FORMATS), default="json", server_default="json"
+    )
     deleted_at: Mapped[datetime | None]
 
 
@@ -30,6 +35,8 @@ class OutboxEvent(IdMixin, CreatedMixin, Base):
     clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinic.id"), index=True)
     type: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Rendered once, with the event, when an hl7v2 subscription wants it: every attempt sends the same bytes.
+    hl7_message: Mapped[str | None] = mapped_column(Text)
 
 
 class WebhookDelivery(IdMixin, CreatedMixin, Base):
@@ -49,7 +56,8 @@ class WebhookDelivery(IdMixin, CreatedMixin, Base):
     next_attempt_at: Mapped[datetime]
     give_up_at: Mapped[datetime]
     last_status_code: Mapped[int | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
+    # A status and its standard reason, or a network error or refusal: never the receiver's body.
+    last_error: Mapped[str | None] = mapped_column(String(200))
     locked_until: Mapped[datetime | None]
 
 
@@ -60,5 +68,5 @@ class WebhookAttempt(IdMixin, Base):
     delivery_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook_delivery.id"))
     attempted_at: Mapped[datetime]
     status_code: Mapped[int | None]
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(200))
     duration_ms: Mapped[int]

@@ -1,4 +1,4 @@
-"""Payer warnings on a block as a whole (CR-14), shown on its outcome."""
+"""Payer warnings on a block as a whole (CR-14), shown on its outcome; an ablation's (CR-27) too."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from fractions import Fraction
 
-from api.clinical.facts import BlockFacts, ReadingFacts
-from api.clinical.nomenclature import joint_sort_key, normalise_joint, region_of
+from api.clinical.facts import RFA, BlockFacts, ReadingFacts
+from api.clinical.nomenclature import FAMILY_OF, joint_sort_key, normalise_joint
 from api.clinical.notes import Note
 from api.clinical.policy import Policy, required_minutes_for
 
@@ -39,15 +39,18 @@ def _technique_notes(block: BlockFacts, policy: Policy) -> list[Note]:
 
 
 def _session_notes(block: BlockFacts) -> list[Note]:
-    """CR-14: too many joints, or more than one region, in one session."""
+    """CR-14: too many joints, or more than one payer family (CR-22), in one session."""
     notes = []
     joints = sorted({normalise_joint(j) for j in block.joints}, key=joint_sort_key)
     if len(joints) > MAX_JOINTS_PER_SESSION:
         message = f"{len(joints)} joints ({', '.join(joints)}) in one session; payers allow at most 2."
         notes.append(Note("too_many_levels", message))
-    regions = list(dict.fromkeys(region_of(j) for j in joints))
-    if len(regions) > 1:
-        message = f"Targets span more than one region ({', '.join(regions)}) in one session."
+    families = list(dict.fromkeys(FAMILY_OF[j] for j in joints))
+    if len(families) > 1:
+        message = (
+            f"Targets span both payer families ({' and '.join(families)}) in one session; "
+            "payers code and count them apart."
+        )
         notes.append(Note("multiple_regions", message))
     return notes
 
@@ -71,7 +74,15 @@ def _analgesic_notes(block: BlockFacts, readings: Sequence[ReadingFacts], policy
 
 
 def block_warnings(block: BlockFacts, readings: Sequence[ReadingFacts], policy: Policy) -> tuple[Note, ...]:
-    """CR-14: the block's payer warnings; `readings` are the active readings of all its targets."""
+    """CR-14: the block's payer warnings; `readings` are the active readings of all its targets.
+
+    An ablation (CR-27) keeps the ones that bear on it: image guidance and the joints and families of the
+    session. Sedation, volume and an analgesic in the anaesthetic's window speak to a diagnostic block's
+    relief, not to an ablation's months of follow-up.
+    """
+    if block.procedure == RFA:
+        guidance = [n for n in _technique_notes(block, policy) if n.code == "guidance_not_covered"]
+        return tuple(guidance + _session_notes(block))
     return tuple(
         _technique_notes(block, policy) + _session_notes(block) + _analgesic_notes(block, readings, policy)
     )

@@ -1,17 +1,20 @@
-"""Facet joints, sides, regions, nerves and RFA codes (CR-1..CR-4, CR-19)."""
+"""Facet joints, sides, regions, payer families, nerves and RFA codes (CR-1..CR-4, CR-19, CR-22)."""
 
 from __future__ import annotations
 
 import re
 
 __all__ = [
+    "FAMILY_OF",
     "JOINTS",
     "NomenclatureError",
+    "PAYER_FAMILIES",
     "SIDES",
     "expand_side",
     "joint_sort_key",
     "nerves_of",
     "normalise_joint",
+    "payer_family_of",
     "region_of",
     "rfa_cpt_codes",
 ]
@@ -42,6 +45,15 @@ _ORDER: dict[str, int] = {joint: i for i, joint in enumerate(JOINTS)}
 
 SIDES: tuple[str, ...] = ("left", "right")
 
+# CR-22: payers and CPT group the spine in two families, not three regions: cervical and thoracic joints
+# (C2-C3 ... T12-L1) share 64490-64492 and 64633/64634; lumbar and sacral joints share 64493-64495 and
+# 64635/64636. Keyed by canonical joint: the clinic-wide pass looks one up per target.
+PAYER_FAMILIES: tuple[str, ...] = ("cervical_thoracic", "lumbar_sacral")
+FAMILY_OF: dict[str, str] = {
+    joint: "lumbar_sacral" if region == "lumbar" else "cervical_thoracic"
+    for joint, region in _REGIONS.items()
+}
+
 # A separator is mandatory (CR-1: 'l5s1' is rejected); the lower letter may be left out ('L4-5').
 _JOINT_RE = re.compile(r"([CTLS])([1-9][0-9]?)\s*[-/]\s*([CTLS])?([1-9][0-9]?)")
 _VALID_FORM = (
@@ -67,6 +79,11 @@ def normalise_joint(raw: str) -> str:
 def region_of(joint: str) -> str:
     """CR-3: 'cervical', 'thoracic' or 'lumbar' (T12-L1 is thoracic)."""
     return _REGIONS[normalise_joint(joint)]
+
+
+def payer_family_of(joint: str) -> str:
+    """CR-22: 'cervical_thoracic' (C2-C3 ... T12-L1) or 'lumbar_sacral' (L1-L2 ... L5-S1)."""
+    return FAMILY_OF[normalise_joint(joint)]
 
 
 def joint_sort_key(joint: str) -> int:
@@ -103,7 +120,7 @@ def expand_side(side: str) -> list[str]:
 
 
 def rfa_cpt_codes(joint: str) -> tuple[str, str]:
-    """CR-19: (first joint, each additional joint) RFA codes; T12-L1 codes as thoracic."""
-    if region_of(joint) == "lumbar":
+    """CR-19/CR-22: (first joint, each additional joint) RFA codes by payer family (T12-L1 as thoracic)."""
+    if payer_family_of(joint) == "lumbar_sacral":
         return ("64635", "64636")
     return ("64633", "64634")

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
-from datetime import datetime
+
+from api.clinical.clinic_time import format_when
+
+__all__ = ["Note", "format_when"]
 
 
 @dataclass(frozen=True)
 class Note:
-    """A reason or warning: a stable `code` for machines and a `message` for people."""
+    """A reason or warning: a stable `code` for machines and a `message` for people.
+
+    `block_id` names the block a note is about when it travels beyond that block's own outcome (CR-23:
+    a level's and a referral's warnings name the qualifying block each came from).
+    """
 
     code: str
     message: str
-
-
-def format_when(at: datetime) -> str:
-    """A block time as clinicians read it, keeping the offset so no one guesses the zone."""
-    return at.strftime("%Y-%m-%d %H:%M %z").strip()
+    block_id: Hashable | None = None

@@ -1,4 +1,4 @@
-"""Per-clinic policy profiles and their validation (CR-21)."""
+"""Per-clinic policy profiles and their validation (CR-21, CR-23, CR-24, CR-26, CR-28)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ __all__ = [
     "build_policy",
     "policy_from_dict",
     "policy_to_dict",
+    "profile_defaults",
     "required_minutes_for",
 ]
 
@@ -23,6 +24,12 @@ AGENTS: tuple[str, ...] = ("lidocaine", "bupivacaine", "ropivacaine", "saline_pl
 
 # CR-21: the profile fixes the threshold; only `custom` lets the clinic choose it.
 PROFILE_THRESHOLDS: Mapping[str, int] = MappingProxyType({"medicare": 80, "consensus": 50, "strict": 100})
+# CR-26: the profile fixes blocks_required too (custom chooses; 2 unless it says 1). CR-24: the profile
+# only proposes enforce_coverage_criteria; the setting alone decides, whatever the profile.
+PROFILE_BLOCKS_REQUIRED: Mapping[str, int] = MappingProxyType({"medicare": 2, "consensus": 1, "strict": 2})
+PROFILE_ENFORCES_COVERAGE: Mapping[str, bool] = MappingProxyType(
+    {"medicare": True, "consensus": False, "strict": False, "custom": False}
+)
 DEFAULT_REQUIRED_MINUTES: Mapping[str, int] = MappingProxyType(
     {"lidocaine": 60, "bupivacaine": 180, "ropivacaine": 180}
 )
@@ -35,8 +42,13 @@ _INT_RANGES: Mapping[str, tuple[int, int]] = MappingProxyType(
         "onset_window_minutes": (1, 1440),
         "diary_horizon_hours": (1, 168),
         "min_gap_hours": (0, 8760),
+        "max_pair_interval_days": (1, 3650),
+        "repeat_rfa_threshold_pct": (1, 100),
+        # CR-28: the follow-up diary runs to 400 days, so a durable response cannot be asked to last longer.
+        "repeat_rfa_min_days": (1, 400),
     }
 )
+_BOOLEANS = ("require_concordance", "enforce_coverage_criteria", "enforce_pair_interval")
 _NESTED_RANGES: Mapping[str, Mapping[str, tuple[int, int]]] = MappingProxyType(
     {
         "required_minutes": {agent: (1, 1440) for agent in DEFAULT_REQUIRED_MINUTES},
@@ -63,6 +75,15 @@ class Policy:
     min_gap_hours: int = 24
     min_baseline: Mapping[str, int] = field(default_factory=lambda: _frozen(DEFAULT_MIN_BASELINE))
     require_concordance: bool = False
+    blocks_required: int = 2  # CR-26
+    enforce_coverage_criteria: bool = True  # CR-24
+    max_pair_interval_days: int = 180  # CR-23
+    enforce_pair_interval: bool = False  # CR-23
+    repeat_rfa_threshold_pct: int = 50  # CR-28
+    repeat_rfa_min_days: int = 180  # CR-28
+    # CR-30: not a policy setting but the clinic's; carried here because every sentence stored with a
+    # verdict is written in it, and changing it re-renders them like a policy change re-evaluates.
+    time_zone: str = "UTC"
 
     def __post_init__(self) -> None:
         # A frozen dataclass holding a plain dict could still be mutated through it; copy read-only.
@@ -125,6 +146,27 @@ def _threshold(profile: str, value: object) -> int:
     return fixed
 
 
+def _blocks_required(profile: str, value: object) -> int:
+    """CR-26: 1 or 2 positive blocks; fixed by every profile but `custom`."""
+    if profile == "custom":
+        return 2 if value is None else _check_int("blocks_required", value, 1, 2)
+    fixed = PROFILE_BLOCKS_REQUIRED[profile]
+    if value is not None and (not _is_int(value) or value != fixed):
+        raise PolicyError(
+            "blocks_required",
+            f"profile {profile!r} fixes blocks_required at {fixed}; use profile 'custom' for another",
+        )
+    return fixed
+
+
+def profile_defaults(profile: str) -> dict[str, Any]:
+    """The settings a profile brings beyond Policy()'s (which are medicare's): CR-24 and CR-26."""
+    return {
+        "blocks_required": PROFILE_BLOCKS_REQUIRED.get(profile, 2),
+        "enforce_coverage_criteria": PROFILE_ENFORCES_COVERAGE.get(profile, False),
+    }
+
+
 def build_policy(profile: str, overrides: Mapping[str, object], version: int = 1) -> Policy:
     """CR-21: a validated policy from a profile and overrides; a None override means 'the default'."""
     if profile not in PROFILES:
@@ -132,15 +174,16 @@ def build_policy(profile: str, overrides: Mapping[str, object], version: int = 1
     if not _is_int(version) or version < 1:
         raise PolicyError("version", f"must be a whole number of at least 1, got {version!r}")
     given = {key: value for key, value in overrides.items() if value is not None}
-    values: dict[str, Any] = {"profile": profile, "version": version}
+    values: dict[str, Any] = {"profile": profile, "version": version, **profile_defaults(profile)}
     values["threshold_pct"] = _threshold(profile, given.pop("threshold_pct", None))
+    values["blocks_required"] = _blocks_required(profile, given.pop("blocks_required", None))
     defaults = Policy()
     for key, value in given.items():
         if key in _INT_RANGES:
             values[key] = _check_int(key, value, *_INT_RANGES[key])
         elif key in _NESTED_RANGES:
             values[key] = _merge_nested(key, value, getattr(defaults, key))
-        elif key == "require_concordance":
+        elif key in _BOOLEANS:
             if not isinstance(value, bool):
                 raise PolicyError(key, f"must be true or false, got {value!r}")
             values[key] = value
@@ -162,16 +205,23 @@ def policy_to_dict(p: Policy) -> dict[str, Any]:
         "min_gap_hours": p.min_gap_hours,
         "min_baseline": dict(p.min_baseline),
         "require_concordance": p.require_concordance,
+        "blocks_required": p.blocks_required,
+        "enforce_coverage_criteria": p.enforce_coverage_criteria,
+        "max_pair_interval_days": p.max_pair_interval_days,
+        "enforce_pair_interval": p.enforce_pair_interval,
+        "repeat_rfa_threshold_pct": p.repeat_rfa_threshold_pct,
+        "repeat_rfa_min_days": p.repeat_rfa_min_days,
     }
 
 
 def policy_from_dict(d: Mapping[str, Any]) -> Policy:
-    """Inverse of policy_to_dict for trusted stored data; keys missing from older rows take defaults."""
+    """Inverse of policy_to_dict for trusted stored data; keys missing from older rows take the defaults
+    of the row's profile (a `consensus` row from before CR-26 needs one block, not medicare's two)."""
     known = {key: d[key] for key in policy_to_dict(Policy()) if key in d}
     for key in ("required_minutes", "min_baseline"):
         if key in known:
             known[key] = {**getattr(Policy(), key), **known[key]}
-    return Policy(**known)
+    return Policy(**{**profile_defaults(known.get("profile", "medicare")), **known})
 
 
 def required_minutes_for(agent: str, expected_relief_minutes: int | None, policy: Policy) -> int:

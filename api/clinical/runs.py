@@ -19,6 +19,7 @@ __all__ = [
     "minutes",
     "qualifies",
     "relief_runs",
+    "span",
     "starts_in_onset",
     "strongest",
     "weakest",
@@ -74,9 +75,12 @@ def minutes(delta: timedelta) -> int:
 
 
 @lru_cache(maxsize=256)
-def _span(minutes: int) -> timedelta:
-    # Asked once or more per run of every target: a cached timedelta beats building one each time.
+def span(minutes: int) -> timedelta:
+    """timedelta(minutes=...), cached: asked several times per target, from a few policy settings."""
     return timedelta(minutes=minutes)
+
+
+_span = span
 
 
 def relief_runs(points: Sequence[Point], threshold: int | Fraction) -> list[Run]:

@@ -22,6 +22,10 @@ ResourceId = Annotated[
     str | None, Query(pattern=r"^[A-Za-z0-9._:\-]{1,64}$", description="Events about this resource only.")
 ]
 ActorKeyId = Annotated[uuid.UUID | None, Query(description="Events made with this API key only.")]
+ActorUserId = Annotated[uuid.UUID | None, Query(description="Events made by this person (a user) only.")]
+PatientId = Annotated[
+    uuid.UUID | None, Query(description="Events about this patient's record: who looked at it or changed it.")
+]
 Since = Annotated[Instant | None, Query(description="Events at or after this time (with an offset).")]
 Until = Annotated[Instant | None, Query(description="Events before this time (with an offset).")]
 OrderQuery = Annotated[
@@ -37,6 +41,8 @@ async def list_audit_events(
     resource_type: ResourceType = None,
     resource_id: ResourceId = None,
     actor_key_id: ActorKeyId = None,
+    actor_user_id: ActorUserId = None,
+    patient_id: PatientId = None,
     since: Since = None,
     until: Until = None,
     order: OrderQuery = "newest_first",
@@ -47,7 +53,9 @@ async def list_audit_events(
     exclusive. Reading the trail is itself recorded (action `search`, resource type `audit_event`)."""
     if since is not None and until is not None and since > until:
         raise invalid(["query", "until"], "must not be before since")
-    filters = AuditFilters(resource_type, _canonical(resource_id), actor_key_id, since, until)
+    filters = AuditFilters(
+        resource_type, _canonical(resource_id), actor_key_id, since, until, patient_id, actor_user_id
+    )
     rows, next_cursor = await search_audit_events(
         session, principal.clinic_id, filters, limit, cursor, newest_first=order == "newest_first"
     )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Response
 
 from api.auth import Reader, ReadingWriter, Session
 from api.etag import set_etag
+from api.openapi import etag
 from api.pagination import Cursor, Limit
 from api.schemas.common import AUTHED, problems
 from api.schemas.readings import (
@@ -34,7 +35,12 @@ IfMatch = Annotated[str | None, Header(max_length=1000, description="The reading
     responses=problems(*AUTHED, 404, 409),
 )
 async def create_readings(
-    block_id: uuid.UUID, body: ReadingBatchIn, session: Session, principal: ReadingWriter, audit: AuditLog
+    block_id: uuid.UUID,
+    body: ReadingBatchIn,
+    session: Session,
+    principal: ReadingWriter,
+    audit: AuditLog,
+    response: Response,
 ) -> ReadingBatchPublic:
     """Add diary entries to a block, all or nothing. Each entry applies to every target it matches (CR-7);
     a 422 lists every failing entry by its index. Answers the block's re-evaluated outcome."""
@@ -42,7 +48,8 @@ async def create_readings(
         session, principal.clinic_id, block_id, body.readings, principal
     )
     readings = [service.reading_public(block, row) for row in rows]
-    audit.record("create", "reading", result_ids=[r.id for r in readings])
+    audit.record("create", "reading", result_ids=[r.id for r in readings], patient_id=block.patient_id)
+    response.headers["Location"] = f"/v1/blocks/{block_id}/readings"  # a batch: the block's diary
     return ReadingBatchPublic(readings=readings, outcome=outcome)
 
 
@@ -60,22 +67,27 @@ async def list_readings(
         session, principal.clinic_id, block_id, limit, cursor
     )
     page = ReadingList(items=[service.reading_public(block, row) for row in rows], next_cursor=next_cursor)
-    audit.record("search", "reading", result_ids=[item.id for item in page.items])
+    audit.record(
+        "search", "reading", result_ids=[item.id for item in page.items], patient_id=block.patient_id
+    )
     return page
 
 
-@router.get("/readings/{reading_id}", response_model=ReadingPublic, responses=problems(*AUTHED, 404))
+@router.get("/readings/{reading_id}", response_model=ReadingPublic, responses=problems(*AUTHED, 404) | etag())
 async def get_reading(
     reading_id: uuid.UUID, session: Session, principal: Reader, audit: AuditLog, response: Response
 ) -> ReadingPublic:
-    reading = service.reading_public(*await service.get_reading(session, principal.clinic_id, reading_id))
-    audit.record("read", "reading", reading.id)
+    block, row = await service.get_reading(session, principal.clinic_id, reading_id)
+    reading = service.reading_public(block, row)
+    audit.record("read", "reading", reading.id, patient_id=block.patient_id)
     set_etag(response, reading)
     return reading
 
 
 @router.patch(
-    "/readings/{reading_id}", response_model=ReadingPublic, responses=problems(*AUTHED, 404, 409, 412)
+    "/readings/{reading_id}",
+    response_model=ReadingPublic,
+    responses=problems(*AUTHED, 404, 409, 412) | etag(),
 )
 async def amend_reading(
     reading_id: uuid.UUID,
@@ -87,9 +99,11 @@ async def amend_reading(
     if_match: IfMatch = None,
 ) -> ReadingPublic:
     """Correct a score and/or time: `version` + 1, the previous version stays in the history."""
-    amended = await service.amend_reading(session, principal.clinic_id, reading_id, body, if_match, principal)
-    reading = service.reading_public(*amended)
-    audit.record("update", "reading", reading.id)
+    block, row = await service.amend_reading(
+        session, principal.clinic_id, reading_id, body, if_match, principal
+    )
+    reading = service.reading_public(block, row)
+    audit.record("update", "reading", reading.id, patient_id=block.patient_id)
     set_etag(response, reading)
     return reading
 
@@ -99,13 +113,15 @@ async def reading_history(
     reading_id: uuid.UUID, session: Session, principal: Reader, audit: AuditLog
 ) -> ReadingHistory:
     """Every version of the reading, oldest first, with who changed it and why."""
-    rows = await service.reading_history(session, principal.clinic_id, reading_id)
-    audit.record("read", "reading", reading_id)
+    block, rows = await service.reading_history(session, principal.clinic_id, reading_id)
+    audit.record("read", "reading", reading_id, patient_id=block.patient_id)
     return ReadingHistory(items=[ReadingVersionPublic.model_validate(row) for row in rows])
 
 
 @router.post(
-    "/readings/{reading_id}/void", response_model=ReadingPublic, responses=problems(*AUTHED, 404, 409)
+    "/readings/{reading_id}/void",
+    response_model=ReadingPublic,
+    responses=problems(*AUTHED, 404, 409) | etag(),
 )
 async def void_reading(
     reading_id: uuid.UUID,
@@ -116,8 +132,8 @@ async def void_reading(
     response: Response,
 ) -> ReadingPublic:
     """Mark a reading entered-in-error: kept, but no verdict uses it. Twice is a 409."""
-    voided = await service.void_reading(session, principal.clinic_id, reading_id, body.reason, principal)
-    reading = service.reading_public(*voided)
-    audit.record("void", "reading", reading.id)
+    block, row = await service.void_reading(session, principal.clinic_id, reading_id, body.reason, principal)
+    reading = service.reading_public(block, row)
+    audit.record("void", "reading", reading.id, patient_id=block.patient_id)
     set_etag(response, reading)
     return reading

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.auth import ClinicalWriter, Reader, Session
 from api.etag import set_etag
+from api.openapi import etag
 from api.pagination import Cursor, Limit
 from api.schemas.common import AUTHED, problems
 from api.schemas.referrals import AcknowledgeRequest, ReferralPage, ReferralPublic, ReferralStatus
@@ -28,16 +29,18 @@ async def list_referrals(
 ) -> ReferralPage:
     """The clinic's referrals, oldest recommendation first."""
     page = await service.list_referrals(session, principal.clinic_id, status, patient_id, limit, cursor)
-    audit.record("search", "referral", result_ids=[item.id for item in page.items])
+    audit.record("search", "referral", result_ids=[item.id for item in page.items], patient_id=patient_id)
     return page
 
 
-@router.get("/referrals/{referral_id}", response_model=ReferralPublic, responses=problems(*AUTHED, 404))
+@router.get(
+    "/referrals/{referral_id}", response_model=ReferralPublic, responses=problems(*AUTHED, 404) | etag()
+)
 async def get_referral(
     referral_id: uuid.UUID, session: Session, principal: Reader, audit: AuditLog, response: Response
 ) -> ReferralPublic:
     referral = await service.get_referral(session, principal.clinic_id, referral_id)
-    audit.record("read", "referral", referral_id)
+    audit.record("read", "referral", referral_id, patient_id=referral.patient_id)
     set_etag(response, referral)
     return referral
 
@@ -45,7 +48,7 @@ async def get_referral(
 @router.post(
     "/referrals/{referral_id}/acknowledge",
     response_model=ReferralPublic,
-    responses=problems(*AUTHED, 404, 409),
+    responses=problems(*AUTHED, 404, 409) | etag(),
 )
 async def acknowledge_referral(
     referral_id: uuid.UUID,
@@ -55,10 +58,11 @@ async def acknowledge_referral(
     response: Response,
     body: AcknowledgeRequest | None = None,
 ) -> ReferralPublic:
-    """Mark an open referral as taken up (e.g. an order placed). Repeating it is harmless; a withdrawn
-    referral, or another `external_order_id` for an acknowledged one, is a 409."""
+    """Mark an open referral as taken up (e.g. an order placed). Repeating it is harmless and attaches an
+    `external_order_id` if none is set (also to a fulfilled referral); a withdrawn referral, or another
+    `external_order_id` than the one set, is a 409."""
     order_id = body.external_order_id if body else None
-    referral = await service.acknowledge(session, principal.clinic_id, referral_id, order_id)
-    audit.record("acknowledge", "referral", referral_id)
+    referral = await service.acknowledge(session, principal.clinic_id, referral_id, order_id, principal)
+    audit.record("acknowledge", "referral", referral_id, patient_id=referral.patient_id)
     set_etag(response, referral)
     return referral

@@ -1,8 +1,9 @@
 """Webhook subscriptions and deliveries (contract: Integration). Admin only."""
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from api.auth import Admin, Session
 from api.pagination import Cursor, Limit
@@ -18,17 +19,34 @@ from api.schemas.webhooks import (
 )
 from api.services import webhooks
 from api.services.audit import AuditLog
+from api.webhooks.targets import Resolver, system_resolve
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
 
+def target_resolver() -> Resolver:
+    """How a target's host name is resolved at registration (a dependency, so a test can name its own)."""
+    return system_resolve
+
+
+TargetResolver = Annotated[Resolver, Depends(target_resolver)]
+
+
 @router.post("/webhooks", status_code=201, response_model=WebhookCreated, responses=problems(*AUTHED))
 async def create_webhook(
-    body: WebhookCreate, principal: Admin, session: Session, audit: AuditLog
+    body: WebhookCreate,
+    principal: Admin,
+    session: Session,
+    audit: AuditLog,
+    response: Response,
+    resolve: TargetResolver,
 ) -> WebhookCreated:
     """Subscribe a URL to events. The signing `secret` is in this response only."""
-    subscription = await webhooks.create_subscription(session, principal.clinic_id, body.url, body.events)
+    subscription = await webhooks.create_subscription(
+        session, principal.clinic_id, body.url, body.events, body.format, resolve
+    )
     audit.record("create", "webhook", subscription.id)
+    response.headers["Location"] = f"/v1/webhooks/{subscription.id}"
     return WebhookCreated.model_validate(subscription)
 
 
@@ -64,7 +82,8 @@ async def list_deliveries(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> DeliveryList:
-    """Every delivery to this webhook, newest first, with every attempt and its response code."""
+    """Every delivery to this webhook, newest first, with every attempt and its response code; still
+    readable after the webhook is deleted."""
     records, next_cursor = await webhooks.list_deliveries(
         session, principal.clinic_id, webhook_id, limit, cursor
     )
@@ -79,11 +98,17 @@ async def list_deliveries(
     responses=problems(*AUTHED, 404, 409),
 )
 async def retry_delivery(
-    webhook_id: uuid.UUID, delivery_id: uuid.UUID, principal: Admin, session: Session, audit: AuditLog
+    webhook_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    principal: Admin,
+    session: Session,
+    audit: AuditLog,
+    response: Response,
 ) -> DeliveryPublic:
     """Queue a pending or failed delivery to be sent now (a succeeded one is a 409)."""
     record = await webhooks.retry_delivery(session, principal.clinic_id, webhook_id, delivery_id)
     audit.record("retry", "webhook", webhook_id, result_ids=[delivery_id])
+    response.headers["Location"] = f"/v1/webhooks/{webhook_id}/deliveries"  # where its state shows
     return _delivery(record)
 
 

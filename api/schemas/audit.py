@@ -4,9 +4,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from api.examples import schema_examples
 from api.schemas.common import Schema
 
 
@@ -30,8 +31,15 @@ class AuditEventPublic(Schema):
         description="The API key that made the call; null for the command line.",
         examples=["7d1f0c1e-52a4-4b0e-9a51-0c3f5d9a7e21"],
     )
-    actor_name: str | None = Field(description="The key's name at the time.", examples=["Epic bridge"])
-    role: str | None = Field(description="The key's role at the time.", examples=["ehr"])
+    actor_user_id: uuid.UUID | None = Field(
+        default=None,
+        description="The person signed in to the staff workspace who made the call; null for an API key.",
+        examples=[None],
+    )
+    actor_name: str | None = Field(
+        description="The key's name, or the person's name, at the time.", examples=["Epic bridge"]
+    )
+    role: str | None = Field(description="The key's or the person's role at the time.", examples=["ehr"])
     action: str = Field(
         description="`create`, `read`, `search`, `update`, `void`, `acknowledge`, ...", examples=["read"]
     )
@@ -49,8 +57,15 @@ class AuditEventPublic(Schema):
         examples=["b7e2a0c4-3d6f-4f0e-8a11-2f4c9d7e6a30"],
     )
     client_addr: str | None = Field(description="The client's network address.", examples=["10.20.0.14"])
+    patient_id: uuid.UUID | None = Field(
+        default=None,
+        description="The patient whose record was read or changed, when there is one.",
+        examples=["4b0f8f7e-2f7a-4a53-9a57-3f1d8d6c2b10"],
+    )
 
 
 class AuditEventList(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("audit_event_list"))
+
     items: list[AuditEventPublic]
     next_cursor: str | None = Field(examples=[None])

@@ -1,5 +1,6 @@
 """Shared schema pieces: the base model, Note, pages and the problem+json documentation."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -35,20 +36,26 @@ Storable = AfterValidator(_storable)
 
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-FUTURE_SLACK = timedelta(days=1)
+FUTURE_SLACK = timedelta(minutes=10)  # clocks drift; a diary is not written ahead of time
+FUTURE_MESSAGE = "must not be more than 10 minutes in the future"
+
+
+def future_error(at: datetime) -> str | None:
+    """For a time the server derives (a block's time plus minutes), the check a given time passes."""
+    return FUTURE_MESSAGE if at > datetime.now(UTC) + FUTURE_SLACK else None
 
 
 def _clinical_time(value: datetime) -> datetime:
     # Bounds keep UTC conversion from overflowing (year 1 or 9999 with an offset) and refuse
-    # clinical events recorded as happening more than a day from now.
+    # clinical events recorded as happening more than a few minutes from now.
     try:
         at = value.astimezone(UTC)
     except OverflowError:
         raise PydanticCustomError("time_range", "is outside the supported range") from None
     if at < EARLIEST:
         raise PydanticCustomError("time_range", "must be on or after 1900-01-01")
-    if at > datetime.now(UTC) + FUTURE_SLACK:
-        raise PydanticCustomError("time_future", "must not be more than a day in the future")
+    if future_error(at):
+        raise PydanticCustomError("time_future", FUTURE_MESSAGE)
     return at
 
 
@@ -61,6 +68,16 @@ class Note(Schema):
     message: str = Field(examples=["Relief of 87.5% lasted 240 min; bupivacaine needs 180 min."])
 
 
+class LevelNote(Note):
+    """A note on a level or a referral; one about a single block names it (CR-23)."""
+
+    block_id: uuid.UUID | None = Field(
+        default=None,
+        examples=["67137079-5d2e-4c1a-9a8f-0b1c2d3e4f50"],
+        description="The block the note is about: a qualifying block's own warning carried to its level.",
+    )
+
+
 class FieldProblem(BaseModel):
     loc: list[str | int] = Field(examples=[["body", "readings", 3, "score"]])
     message: str = Field(examples=["NRS scores are whole numbers from 0 to 10"])
@@ -71,10 +88,11 @@ class Problem(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(default="about:blank", examples=["about:blank"])
-    title: str = Field(examples=["Unprocessable Content"])
-    status: int = Field(examples=[422])
-    detail: str = Field(examples=["1 invalid field(s): body.readings.3.score"])
+    # No field examples: each status's example is a whole document beside the schema (api/openapi.py).
+    type: str = Field(default="about:blank")
+    title: str = Field(description="The status's reason phrase.")
+    status: int = Field(description="The HTTP status, repeated.")
+    detail: str = Field(description="What went wrong, for a person.")
     errors: list[FieldProblem] | None = None
 
 
@@ -86,6 +104,8 @@ _DESCRIPTIONS = {
     409: "Conflict with the current state",
     412: "If-Match does not match the current ETag",
     422: "The body or query failed validation; every failing field is listed",
+    429: "Too many requests for this key, or too many failed authentications from this address; "
+    "wait for Retry-After seconds",
 }
 
 
@@ -116,4 +136,4 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-AUTHED = (401, 403, 422)
+AUTHED = (401, 403, 422, 429)

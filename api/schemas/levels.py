@@ -4,12 +4,19 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from api.schemas.common import Note, Schema
+from api.examples import schema_examples
+from api.schemas.common import LevelNote, Schema
 
 LevelStatusName = Literal[
-    "no_blocks", "pending", "awaiting_confirmation", "referral_recommended", "not_indicated"
+    "no_blocks",
+    "pending",
+    "awaiting_confirmation",
+    "referral_recommended",
+    "not_indicated",
+    "ablated",
+    "repeat_rfa_eligible",
 ]
 
 
@@ -33,14 +40,25 @@ class LevelPublic(Schema):
     joint: str = Field(examples=["L4-L5"])
     side: Literal["left", "right"]
     region: Literal["cervical", "thoracic", "lumbar"]
+    payer_family: Literal["cervical_thoracic", "lumbar_sacral"] = Field(description="CR-22.")
     status: LevelStatusName = Field(examples=["referral_recommended"])
     blocks: list[LevelBlockPublic] = Field(description="Every block at this level, oldest first.")
-    qualifying_block_ids: list[uuid.UUID]
+    qualifying_block_ids: list[uuid.UUID] = Field(
+        description="The positive block(s) behind awaiting_confirmation or referral_recommended; the "
+        "ablation behind ablated or repeat_rfa_eligible."
+    )
     referral_id: uuid.UUID | None = Field(description="The open or acknowledged referral of this level.")
-    reasons: list[Note]
-    warnings: list[Note]
+    fulfilled_referral_id: uuid.UUID | None = Field(
+        description="The referral the level's latest ablation fulfilled (CR-27), if any."
+    )
+    reasons: list[LevelNote]
+    warnings: list[LevelNote] = Field(
+        description="Pair warnings, and the qualifying blocks' own warnings naming their `block_id` (CR-23)."
+    )
     policy_version: int = Field(examples=[1], description="The policy version the status was computed with.")
 
 
 class LevelList(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("level_list"))
+
     items: list[LevelPublic]

@@ -3,8 +3,9 @@
 import uuid
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
+from api.examples import schema_examples
 from api.schemas.common import Note, Schema
 
 
@@ -12,6 +13,13 @@ class PolicyRef(Schema):
     profile: str = Field(examples=["medicare"])
     version: int = Field(examples=[1])
     threshold_pct: int = Field(examples=[80])
+
+
+class ExcludedReading(Schema):
+    reading_id: uuid.UUID
+    reason: Literal["after_analgesic"] = Field(
+        description="CR-25: taken with or after the first analgesic inside the horizon."
+    )
 
 
 class TargetOutcomePublic(Schema):
@@ -25,11 +33,16 @@ class TargetOutcomePublic(Schema):
     relief_duration_minutes: int = Field(examples=[60])
     required_minutes: int = Field(examples=[60])
     readings_used: list[uuid.UUID]
+    excluded_readings: list[ExcludedReading] = Field(
+        description="Readings kept but left out of the verdict (CR-25)."
+    )
     reasons: list[Note]
     warnings: list[Note]
 
 
 class OutcomePublic(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("outcome"))
+
     block_id: uuid.UUID
     policy: PolicyRef
     warnings: list[Note]

@@ -4,8 +4,10 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
+from api.clinical.identifiers import normalise_mrn
+from api.examples import schema_examples
 from api.schemas.common import RequestSchema, Schema, Storable
 
 Mrn = Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]
@@ -13,6 +15,8 @@ Name = Annotated[str, StringConstraints(max_length=200), Storable]
 
 
 class PatientCreate(RequestSchema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("patient_create"))
+
     mrn: Mrn = Field(description="Medical record number, unique inside the clinic.", examples=["MRN-004217"])
     name: Name | None = Field(default=None, examples=["Maria Alvarez"])
     birth_date: date | None = Field(default=None, examples=["1961-04-09"])
@@ -20,8 +24,9 @@ class PatientCreate(RequestSchema):
     @field_validator("mrn")
     @classmethod
     def _mrn_not_blank(cls, value: str) -> str:
-        # Surrounding spaces would make " 42" and "42" two patients.
-        value = value.strip()
+        # Surrounding spaces, an invisible character or another Unicode composition would make
+        # " 42", "\u200b42" and "42" three patients: the unique check sees the normalised form.
+        value = normalise_mrn(value)
         if not value:
             raise ValueError("must not be blank")
         return value
@@ -35,6 +40,8 @@ class PatientCreate(RequestSchema):
 
 
 class PatientPublic(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("patient"))
+
     id: uuid.UUID = Field(examples=["4b0f8f7e-2f7a-4a53-9a57-3f1d8d6c2b10"])
     mrn: str = Field(examples=["MRN-004217"])
     name: str | None = Field(examples=["Maria Alvarez"])
@@ -43,5 +50,7 @@ class PatientPublic(Schema):
 
 
 class PatientList(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("patient_list"))
+
     items: list[PatientPublic]
     next_cursor: str | None = Field(examples=[None])

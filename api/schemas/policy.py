@@ -2,12 +2,15 @@
 
 from typing import Literal
 
-from pydantic import Field, StrictBool, StrictInt
+from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
+from api.examples import schema_examples
 from api.schemas.common import RequestSchema, Schema
 
 
 class PolicyPublic(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("policy"))
+
     profile: Literal["medicare", "consensus", "strict", "custom"] = Field(examples=["medicare"])
     version: int = Field(examples=[1])
     threshold_pct: int = Field(examples=[80])
@@ -20,10 +23,22 @@ class PolicyPublic(Schema):
     min_gap_hours: int = Field(examples=[24])
     min_baseline: dict[str, int] = Field(examples=[{"nrs": 4, "vas": 40}])
     require_concordance: bool = Field(examples=[False])
+    blocks_required: int = Field(examples=[2], description="CR-26: positive blocks needed, 1 or 2.")
+    enforce_coverage_criteria: bool = Field(
+        examples=[True], description="CR-24: blocks that miss the coverage criteria do not count."
+    )
+    max_pair_interval_days: int = Field(examples=[180], description="CR-23: the longest gap within a pair.")
+    enforce_pair_interval: bool = Field(
+        examples=[False], description="CR-23: a pair further apart does not qualify (else a warning)."
+    )
+    repeat_rfa_threshold_pct: int = Field(examples=[50], description="CR-28: relief of a durable response.")
+    repeat_rfa_min_days: int = Field(examples=[180], description="CR-28: how long it must last.")
 
 
 class PolicyUpdate(RequestSchema):
     """A profile and any overrides; a setting left out takes the profile's default, not the current value."""
+
+    model_config = ConfigDict(json_schema_extra=schema_examples("policy_update"))
 
     profile: Literal["medicare", "consensus", "strict", "custom"] = Field(examples=["consensus"])
     version: StrictInt | None = Field(
@@ -41,6 +56,16 @@ class PolicyUpdate(RequestSchema):
     min_gap_hours: StrictInt | None = Field(default=None, examples=[24])
     min_baseline: dict[str, StrictInt] | None = Field(default=None, examples=[{"nrs": 4, "vas": 40}])
     require_concordance: StrictBool | None = Field(default=None, examples=[False])
+    blocks_required: StrictInt | None = Field(
+        default=None, examples=[None], description="1 or 2; only `custom` may set it (others fix it)."
+    )
+    enforce_coverage_criteria: StrictBool | None = Field(
+        default=None, examples=[None], description="Any profile may set it; default: on for `medicare` only."
+    )
+    max_pair_interval_days: StrictInt | None = Field(default=None, examples=[180])
+    enforce_pair_interval: StrictBool | None = Field(default=None, examples=[False])
+    repeat_rfa_threshold_pct: StrictInt | None = Field(default=None, examples=[50])
+    repeat_rfa_min_days: StrictInt | None = Field(default=None, examples=[180])
 
     def overrides(self) -> dict[str, object]:
         return self.model_dump(exclude={"profile", "version"}, exclude_none=True)

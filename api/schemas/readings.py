@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PlainValidator, StringConstraints, ValidationError
+from pydantic import ConfigDict, Field, PlainValidator, StringConstraints, ValidationError
 from pydantic_core import ErrorDetails
 
+from api.examples import schema_examples
 from api.schemas.blocks import Joint, Reason, Side, SideOrBoth, Status
 from api.schemas.common import ClinicalTime, RequestSchema, Schema, Storable
 from api.schemas.outcomes import OutcomePublic
@@ -68,20 +69,28 @@ ReadingEntry = Annotated[ReadingIn | InvalidReading, PlainValidator(_entry, json
 
 
 class ReadingBatchIn(RequestSchema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("reading_batch_in"))
+
     readings: list[ReadingEntry] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ReadingAmend(RequestSchema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("reading_amend"))
+
     score: Score | None = None
     recorded_at: ClinicalTime | None = Field(default=None, examples=["2026-11-20T15:05:00Z"])
     reason: Reason = Field(examples=["Patient corrected the 30-minute score."])
 
 
 class ReadingVoid(RequestSchema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("reading_void"))
+
     reason: Reason = Field(examples=["Entered against the wrong block."])
 
 
 class ReadingPublic(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("reading"))
+
     id: uuid.UUID
     block_id: uuid.UUID
     target_id: uuid.UUID
@@ -102,6 +111,8 @@ class ReadingPublic(Schema):
 
 
 class ReadingList(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("reading_list"))
+
     items: list[ReadingPublic]
     next_cursor: str | None = Field(examples=[None])
 
@@ -117,9 +128,13 @@ class ReadingVersionPublic(Schema):
 
 
 class ReadingHistory(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("reading_history"))
+
     items: list[ReadingVersionPublic]
 
 
 class ReadingBatchPublic(Schema):
+    model_config = ConfigDict(json_schema_extra=schema_examples("reading_batch"))
+
     readings: list[ReadingPublic]
     outcome: OutcomePublic = Field(description="The block's outcome re-evaluated with these readings.")

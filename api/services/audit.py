@@ -28,12 +28,16 @@ class Audit:
         resource_type: str,
         resource_id: uuid.UUID | str | None = None,
         result_ids: Iterable[uuid.UUID | str] | None = None,
+        patient_id: uuid.UUID | None = None,
     ) -> None:
-        """Add one audit row, e.g. `audit.record("search", "patient", result_ids=ids)`."""
+        """Add one audit row, e.g. `audit.record("read", "block", block.id, patient_id=block.patient_id)`.
+
+        `patient_id` names the patient whose record was touched, for "who looked at this patient"."""
         self.session.add(
             AuditEvent(
                 clinic_id=self.principal.clinic_id,
                 actor_key_id=self.principal.key_id,
+                actor_user_id=self.principal.user_id,
                 actor_name=self.principal.key_name,
                 role=self.principal.role,
                 action=action,
@@ -42,6 +46,7 @@ class Audit:
                 result_ids=None if result_ids is None else [str(i) for i in result_ids],
                 request_id=self.request_id,
                 client_addr=self.client_addr,
+                patient_id=patient_id,
             )
         )
 
@@ -64,6 +69,30 @@ def record_command(
             action=action,
             resource_type=resource_type,
             resource_id=str(resource_id),
+        )
+    )
+
+
+def record_attempt(
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    action: str,
+    user_id: uuid.UUID,
+    email: str,
+    request_id: str | None,
+    client_addr: str | None,
+) -> None:
+    """A sign-in attempt that did not sign in (failed, locked out): no one is authenticated, so the
+    actor is named by the email typed, and the row is about the user that email belongs to."""
+    session.add(
+        AuditEvent(
+            clinic_id=clinic_id,
+            actor_name=f"sign-in as {email}"[:200],
+            action=action,
+            resource_type="user",
+            resource_id=str(user_id),
+            request_id=request_id,
+            client_addr=client_addr,
         )
     )
 

@@ -19,6 +19,8 @@ class AuditFilters:
     actor_key_id: uuid.UUID | None = None
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
+    patient_id: uuid.UUID | None = None
+    actor_user_id: uuid.UUID | None = None
 
 
 async def search_audit_events(
@@ -53,6 +55,10 @@ def _conditions(filters: AuditFilters) -> list[object]:
         conditions.append(AuditEvent.resource_id == filters.resource_id)
     if filters.actor_key_id is not None:
         conditions.append(AuditEvent.actor_key_id == filters.actor_key_id)
+    if filters.patient_id is not None:
+        conditions.append(AuditEvent.patient_id == filters.patient_id)
+    if filters.actor_user_id is not None:
+        conditions.append(AuditEvent.actor_user_id == filters.actor_user_id)
     if filters.since is not None:
         conditions.append(AuditEvent.at >= filters.since)
     if filters.until is not None:

@@ -1,4 +1,5 @@
-"""Blocks of one clinic: record a session with its targets, read, list, void (CR-1..CR-5)."""
+"""Blocks of one clinic: record a session (or an ablation, CR-27) with its targets, read, list, void
+(CR-1..CR-5). Every version of a block is kept in block_version (corrections: block_changes.py)."""
 
 import uuid
 from collections.abc import Sequence
@@ -9,33 +10,49 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from api.clinical.nomenclature import expand_side, nerves_of, region_of
+from api.clinical.facts import RFA
+from api.clinical.nomenclature import FAMILY_OF, expand_side, nerves_of, region_of
 from api.errors import Conflict, NotFound, Unprocessable, field_error
 from api.pagination import paginate
-from api.schemas.blocks import BlockCreate, BlockPublic, TargetPublic
+from api.schemas.blocks import BlockCreate, BlockPublic, CoverageOverridePublic, TargetPublic
 from api.schemas.common import Note
-from api.services.evaluation import reevaluate_block
+from api.services.block_evaluation import reevaluate_block
+from api.services.locks import lock_patient, lock_patient_of_block
 from api.services.patients import get_patient
-from models import Block, BlockOutcome, BlockTarget
+from models import ApiKey, Block, BlockOutcome, BlockTarget, BlockVersion
 
 # CR-5: the agent's relief duration is known by policy except for these.
 MINUTES_REQUIRED = {"other"}
 MINUTES_OPTIONAL = {"saline_placebo"}
 
 
-def _check(data: BlockCreate) -> list[dict[str, Any]]:
-    """Every cross-field error of a block body, each naming its field."""
-    errors = []
-    minutes = data.expected_relief_minutes
-    if data.agent in MINUTES_REQUIRED and minutes is None:
-        errors.append(field_error(["body", "expected_relief_minutes"], "required when agent is 'other'"))
-    if minutes is not None and data.agent not in MINUTES_REQUIRED | MINUTES_OPTIONAL:
-        errors.append(
+def agent_errors(agent: str, minutes: int | None) -> list[dict[str, Any]]:
+    """CR-5: expected_relief_minutes is required for `other`, optional for a placebo, refused otherwise."""
+    if agent in MINUTES_REQUIRED and minutes is None:
+        return [field_error(["body", "expected_relief_minutes"], "required when agent is 'other'")]
+    if minutes is not None and agent not in MINUTES_REQUIRED | MINUTES_OPTIONAL:
+        return [
             field_error(
                 ["body", "expected_relief_minutes"],
-                f"not accepted for {data.agent}: its relief duration comes from the clinic's policy",
+                f"not accepted for {agent}: its relief duration comes from the clinic's policy",
             )
-        )
+        ]
+    return []
+
+
+def _intent(data: BlockCreate) -> str:
+    """CR-27: an ablation defaults to therapeutic; anything else to diagnostic."""
+    if data.intent is not None:
+        return data.intent
+    return "therapeutic" if data.procedure == RFA else "diagnostic"
+
+
+def _check(data: BlockCreate) -> list[dict[str, Any]]:
+    """Every cross-field error of a block body, each naming its field."""
+    errors = agent_errors(data.agent, data.expected_relief_minutes)
+    if data.procedure == RFA and _intent(data) != "therapeutic":
+        message = "radiofrequency_ablation is a treatment: its intent is 'therapeutic' (or left out)"
+        errors.append(field_error(["body", "intent"], message))
     seen: set[tuple[str, str]] = set()
     for i, target in enumerate(data.targets):
         for side in expand_side(target.side):
@@ -63,22 +80,56 @@ def _targets(clinic_id: uuid.UUID, patient_id: uuid.UUID, data: BlockCreate) -> 
     ]
 
 
+async def add_version(
+    session: AsyncSession,
+    block: Block,
+    change: str,
+    key_id: uuid.UUID | None,
+    reason: str | None,
+    key_name: str | None = None,
+) -> None:
+    """Snapshot the block as it now is, as version `block.version`, with who changed it and why."""
+    if key_name is None and key_id is not None:
+        key_name = await session.scalar(select(ApiKey.name).where(ApiKey.id == key_id))
+    fields = ("performed_at", "agent", "expected_relief_minutes", "concentration_pct", "volume_ml_per_nerve")
+    session.add(
+        BlockVersion(
+            block_id=block.id,
+            version=block.version,
+            change=change,
+            **{name: getattr(block, name) for name in (*fields, "sedation", "guidance", "status")},
+            coverage_override_reason=block.coverage_override_reason,
+            changed_by_key_id=key_id,
+            changed_by=key_name,
+            reason=reason,
+        )
+    )
+
+
 async def create_block(
-    session: AsyncSession, clinic_id: uuid.UUID, patient_id: uuid.UUID, data: BlockCreate, key_id: uuid.UUID
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    data: BlockCreate,
+    key_id: uuid.UUID | None,
+    key_name: str | None = None,
 ) -> Block:
-    await get_patient(session, clinic_id, patient_id)
+    await lock_patient(session, clinic_id, patient_id)  # 404 for another clinic's patient
     if errors := _check(data):
         raise Unprocessable(f"{len(errors)} invalid field(s) in the block", errors=errors)
-    fields = data.model_dump(exclude={"targets"})
+    fields = data.model_dump(exclude={"targets", "intent"})
     block = Block(
         clinic_id=clinic_id,
         patient_id=patient_id,
         created_by_key_id=key_id,
+        intent=_intent(data),
+        version=1,
         **fields,
         targets=_targets(clinic_id, patient_id, data),
     )
     session.add(block)
     await session.flush()
+    await add_version(session, block, "create", key_id, None, key_name)
     await reevaluate_block(session, clinic_id, block.id)
     return await get_block(session, clinic_id, block.id)
 
@@ -88,6 +139,8 @@ async def get_block(session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.
         select(Block)
         .options(selectinload(Block.targets))
         .where(Block.id == block_id, Block.clinic_id == clinic_id)
+        # A write reads it again after taking the patient's lock: never answer from the identity map.
+        .execution_options(populate_existing=True)
     )
     if block is None:
         raise NotFound(f"No block {block_id}.")
@@ -107,13 +160,23 @@ async def list_blocks(
     return await paginate(session, query, Block.performed_at, Block.id, limit, cursor)
 
 
-async def void_block(session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID, reason: str) -> Block:
-    """Mark a block entered-in-error: it is kept, but no longer counts for any level (CR-16)."""
+async def void_block(
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    block_id: uuid.UUID,
+    reason: str,
+    key_id: uuid.UUID | None = None,
+    key_name: str | None = None,
+) -> Block:
+    """Mark a block entered-in-error: it is kept, but no longer counts for any level (CR-16); a voided
+    ablation gives back the referral it fulfilled (CR-27)."""
+    await lock_patient_of_block(session, clinic_id, block_id)
     block = await get_block(session, clinic_id, block_id)
     if block.status == "entered_in_error":
         raise Conflict(f"Block {block_id} is already voided.")
     block.status, block.void_reason, block.voided_at = "entered_in_error", reason, datetime.now(UTC)
     block.version += 1
+    await add_version(session, block, "void", key_id, reason, key_name)
     await session.flush()
     await reevaluate_block(session, clinic_id, block.id)
     return block
@@ -146,15 +209,28 @@ def target_public(target: BlockTarget) -> TargetPublic:
         joint=target.joint,
         side=target.side,  # type: ignore[arg-type]
         region=target.region,
+        payer_family=FAMILY_OF[target.joint],
         nerves=nerves_of(target.joint),
     )  # type: ignore[arg-type]
 
 
+def _override(block: Block) -> CoverageOverridePublic | None:
+    if block.coverage_override_reason is None or block.coverage_override_at is None:
+        return None
+    return CoverageOverridePublic(
+        reason=block.coverage_override_reason, by=block.coverage_override_by, at=block.coverage_override_at
+    )
+
+
 def block_public(block: Block, warnings: list[Note]) -> BlockPublic:
-    fields = {
-        name: getattr(block, name) for name in BlockPublic.model_fields if name not in ("targets", "warnings")
-    }
-    return BlockPublic(**fields, targets=[target_public(t) for t in block.targets], warnings=warnings)
+    derived = ("targets", "warnings", "coverage_override")
+    fields = {name: getattr(block, name) for name in BlockPublic.model_fields if name not in derived}
+    return BlockPublic(
+        **fields,
+        coverage_override=_override(block),
+        targets=[target_public(t) for t in block.targets],
+        warnings=warnings,
+    )
 
 
 async def blocks_public(

@@ -8,6 +8,7 @@ instead of one per block. On PostgreSQL a clinic-wide write goes through COPY (s
 import gc
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic_core import to_json
@@ -82,13 +83,24 @@ async def upsert(
         return await copy_insert(
             session, table, rows, lambda s: _on_conflict_update(s, keys, rows[0]), returning
         )
-    stmt = _on_conflict_update(insert_for(session, table), keys, rows[0])
+    stmt = _upsert_statement(
+        session.get_bind().dialect.name, table, tuple(keys), tuple(rows[0]), tuple(returning)
+    )
     connection = await session.connection()  # Core executemany: no ORM bookkeeping per row
-    if not returning:
-        await connection.execute(stmt, list(rows))
-        return []
-    result = await connection.execute(stmt.returning(*returning), list(rows))
-    return list(result.all())
+    result = await connection.execute(stmt, list(rows))
+    return list(result.all()) if returning else []
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str, table: Table, keys: tuple[str, ...], names: tuple[str, ...], returning: tuple[Any, ...]
+) -> Any:
+    """One statement per (table, keys, columns, RETURNING), built once per process: building an
+    ON CONFLICT ... DO UPDATE SET col = excluded.col clause costs more CPU than sending it, and a
+    statement object that is reused also reuses SQLAlchemy's compiled form."""
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    stmt = _on_conflict_update(insert, list(keys), names)
+    return stmt.returning(*returning) if returning else stmt
 
 
 async def copy_insert(

@@ -1,11 +1,14 @@
-"""Stored evaluation: block outcomes (CR-9..CR-15), then their levels (CR-16..CR-18) and referrals (CR-19).
+"""Stored evaluation: block outcomes (CR-9..CR-15, CR-25, CR-28), then their levels (CR-16..CR-18,
+CR-23..CR-28) and referrals (CR-19, CR-27).
 
-Results are computed on write and stored, never recomputed on read. One code path serves both a
-single block (after a reading or block write) and a whole clinic (after a policy change); it reads
-with a few set-based queries and writes with one upsert per table, so a clinic-wide pass does not
-issue a query per block.
+Results are computed on write and stored, never recomputed on read. The pieces here serve both a
+single block (block_evaluation.py, after a reading or block write) and a whole clinic (clinic_pass.py,
+after a policy or time zone change): evaluate a block from its rows, read with a few set-based queries,
+write with one upsert per table. The steps, in both: outcomes, then levels, then the warnings an
+ablation's outcome takes from its level, then referrals, then the events.
 """
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -13,47 +16,35 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import DateTime, String, Text, cast, select, type_coerce
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.clinical.policy import Policy
 from api.clinical.verdict import BlockFacts, ReadingFacts, TargetVerdict, block_warnings, evaluate_target
-from api.errors import NotFound
-from api.schemas.outcomes import OutcomePublic
-from api.services import levels, outbox, referrals
-from api.services.bulk import cycle_collector_paused, is_postgresql, upsert
-from api.services.outcomes import outcome_for_block
-from api.services.policies import active_policy
+from api.services import levels
+from api.services.block_rows import BLOCK_COLUMNS, TARGET_COLUMNS
+from api.services.bulk import is_postgresql, upsert
+from api.services.levels import note_dicts
+from api.services.outcomes import outcome_for_block, verdict_fields
 from models import Block, BlockOutcome, BlockTarget, Reading, TargetOutcome
 from models.base import utcnow
 
-# outcome_for_block (the read side) lives in outcomes.py; routes import it from here too.
-__all__ = ["outcome_for_block", "reevaluate_block", "reevaluate_clinic"]
-
-_BLOCK_COLUMNS = (
-    Block.id,
-    Block.patient_id,
-    Block.performed_at,
-    Block.procedure,
-    Block.intent,
-    Block.agent,
-    Block.expected_relief_minutes,
-    Block.volume_ml_per_nerve,
-    Block.sedation,
-    Block.guidance,
-    Block.pain_scale,
-    Block.status,
-)
-_TARGET_COLUMNS = (
-    BlockTarget.id,
-    BlockTarget.block_id,
-    BlockTarget.patient_id,
-    BlockTarget.joint,
-    BlockTarget.side,
-    BlockTarget.position,
-    BlockTarget.region,
-)
+# outcome_for_block (the read side) lives in outcomes.py; routes import it from here too. The clinic-wide
+# pass is in clinic_pass.py.
+__all__ = [
+    "Evaluated",
+    "block_row",
+    "content_hash",
+    "evaluate_block",
+    "history_rows",
+    "load_blocks",
+    "load_readings",
+    "outcome_for_block",
+    "store_outcomes",
+    "target_rows",
+]
 
 
 def _reading_columns(session: AsyncSession) -> tuple[Any, ...]:
@@ -74,12 +65,16 @@ def _reading_columns(session: AsyncSession) -> tuple[Any, ...]:
 
 
 @dataclass
-class _Evaluated:
+class Evaluated:
     """One block's fresh outcome, ready to store and to publish."""
 
     block_id: uuid.UUID
-    warnings: list[dict[str, str]]
+    notes: tuple[Any, ...]  # the block's CR-14 warnings
     targets: list[tuple[Row[Any], TargetVerdict]]
+
+    @property
+    def warnings(self) -> list[dict[str, str]]:
+        return note_dicts(self.notes)
 
 
 def _facts(block: Row[Any], targets: Sequence[Row[Any]]) -> BlockFacts:
@@ -99,189 +94,109 @@ def _facts(block: Row[Any], targets: Sequence[Row[Any]]) -> BlockFacts:
     )
 
 
-def _notes(notes: Sequence[Any]) -> list[dict[str, str]]:
-    return [{"code": n.code, "message": n.message} for n in notes]
-
-
-def _evaluate_block(
+def evaluate_block(
     block: Row[Any],
     targets: Sequence[Row[Any]],
     readings: dict[uuid.UUID, list[ReadingFacts]],
     policy: Policy,
-) -> _Evaluated:
+) -> Evaluated:
     facts = _facts(block, targets)
     verdicts = [(t, evaluate_target(facts, readings.get(t.id, ()), policy)) for t in targets]
     every = [r for t in targets for r in readings.get(t.id, ())]
-    return _Evaluated(block.id, _notes(block_warnings(facts, every, policy)), verdicts)
+    return Evaluated(block.id, block_warnings(facts, every, policy), verdicts)
 
 
-async def _load(
+async def load_blocks(
     session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID | None
-) -> tuple[list[Row[Any]], dict[uuid.UUID, list[Row[Any]]], dict[uuid.UUID, list[ReadingFacts]]]:
-    """Blocks, their targets and their ACTIVE readings: one block, or (block_id None) the whole clinic."""
-    blocks_q = select(*_BLOCK_COLUMNS).where(Block.clinic_id == clinic_id)
-    targets_q = select(*_TARGET_COLUMNS).where(BlockTarget.clinic_id == clinic_id)
-    readings_q = select(*_reading_columns(session)).where(
-        Reading.clinic_id == clinic_id, Reading.status == "active"
-    )
+) -> tuple[list[Row[Any]], dict[uuid.UUID, list[Row[Any]]]]:
+    """Blocks and their targets: one block, or (block_id None) the whole clinic."""
+    blocks_q = select(*BLOCK_COLUMNS).where(Block.clinic_id == clinic_id)
+    targets_q = select(*TARGET_COLUMNS).where(BlockTarget.clinic_id == clinic_id)
     if block_id is not None:
         blocks_q = blocks_q.where(Block.id == block_id)
         targets_q = targets_q.where(BlockTarget.block_id == block_id)
-        readings_q = readings_q.where(Reading.block_id == block_id)
-    # Core on the session's connection: these can be ~500k rows, and ORM result handling would dominate.
+    # Core on the session's connection: ORM result handling would dominate a clinic's rows.
     connection = await session.connection()
     blocks = list((await connection.execute(blocks_q)).all())
     targets: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
     for t in (await connection.execute(targets_q.order_by(BlockTarget.position))).all():
         targets[t.block_id].append(t)
+    return blocks, targets
+
+
+async def load_readings(
+    session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID | None
+) -> dict[uuid.UUID, list[ReadingFacts]]:
+    """The ACTIVE readings of one block, or (block_id None) of the whole clinic, by target."""
+    query = select(*_reading_columns(session)).where(
+        Reading.clinic_id == clinic_id, Reading.status == "active"
+    )
+    if block_id is not None:
+        query = query.where(Reading.block_id == block_id)
     readings: dict[uuid.UUID, list[ReadingFacts]] = defaultdict(list)
-    for id_, target_id, phase, at, score, analgesic in (await connection.execute(readings_q)).all():
+    for id_, target_id, phase, at, score, analgesic in (
+        await (await session.connection()).execute(query)
+    ).all():
         readings[target_id].append(ReadingFacts(id_, phase, at, score, analgesic))
-    return blocks, targets, readings
+    return readings
 
 
-async def _store(
-    session: AsyncSession,
-    clinic_id: uuid.UUID,
-    policy: Policy,
-    evaluated: Sequence[_Evaluated],
-    bulk: bool = False,
-) -> None:
-    now = utcnow()
-    await upsert(
-        session,
-        BlockOutcome.__table__,
-        [
-            {
-                "block_id": e.block_id,
-                "clinic_id": clinic_id,
-                "policy_profile": policy.profile,
-                "policy_version": policy.version,
-                "threshold_pct": policy.threshold_pct,
-                "warnings": e.warnings,
-                "computed_at": now,
-            }
-            for e in evaluated
-        ],
-        ["block_id"],
-        bulk=bulk,
-    )
-    await upsert(
-        session,
-        TargetOutcome.__table__,
-        [
-            {
-                "target_id": t.id,
-                "block_id": e.block_id,
-                "clinic_id": clinic_id,
-                **_verdict_fields(v),
-                "policy_version": policy.version,
-                "computed_at": now,
-            }
-            for e in evaluated
-            for t, v in e.targets
-        ],
-        ["target_id"],
-        bulk=bulk,
-    )
+def content_hash(fields: dict[str, Any]) -> str:
+    """A digest of a target outcome's verdict columns, stored beside them (target_outcome.content_hash)."""
+    return hashlib.blake2b(to_json(fields), digest_size=16).hexdigest()
 
 
-def _verdict_fields(v: TargetVerdict) -> dict[str, Any]:
-    """A target verdict as stored in target_outcome and shown in the outcome (same keys in both)."""
+def target_rows(
+    clinic_id: uuid.UUID, policy: Policy, evaluated: Sequence[Evaluated], now: Any
+) -> list[dict[str, Any]]:
+    """The target_outcome rows of `evaluated`, each with its content_hash."""
+    rows = []
+    for e in evaluated:
+        for t, v in e.targets:
+            fields = {**verdict_fields(v), "relief_ended": v.relief_ended}
+            rows.append(
+                {
+                    "target_id": t.id,
+                    "block_id": e.block_id,
+                    "clinic_id": clinic_id,
+                    **fields,
+                    "content_hash": content_hash(fields),
+                    "policy_version": policy.version,
+                    "computed_at": now,
+                }
+            )
+    return rows
+
+
+def block_row(clinic_id: uuid.UUID, policy: Policy, evaluated: Evaluated, now: Any) -> dict[str, Any]:
     return {
-        "verdict": v.verdict,
-        "baseline": v.baseline,
-        "peak_relief_pct": v.peak_relief_pct,
-        "sustained_relief_pct": v.sustained_relief_pct,
-        "relief_duration_minutes": v.relief_duration_minutes,
-        "required_minutes": v.required_minutes,
-        "readings_used": [str(i) for i in v.readings_used],
-        "reasons": _notes(v.reasons),
-        "warnings": _notes(v.warnings),
+        "block_id": evaluated.block_id,
+        "clinic_id": clinic_id,
+        "policy_profile": policy.profile,
+        "policy_version": policy.version,
+        "threshold_pct": policy.threshold_pct,
+        "warnings": evaluated.warnings,
+        "computed_at": now,
     }
 
 
-def _public(e: _Evaluated, policy: Policy) -> OutcomePublic:
-    return OutcomePublic.model_validate(
-        {
-            "block_id": e.block_id,
-            "policy": {
-                "profile": policy.profile,
-                "version": policy.version,
-                "threshold_pct": policy.threshold_pct,
-            },
-            "warnings": e.warnings,
-            "targets": [
-                {
-                    "target_id": t.id,
-                    "joint": t.joint,
-                    "side": t.side,
-                    **_verdict_fields(v),
-                }
-                for t, v in e.targets
-            ],
-        }
-    )
+async def store_outcomes(
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    policy: Policy,
+    evaluated: Sequence[Evaluated],
+    bulk: bool = False,
+    write_block: bool = True,
+) -> None:
+    """Upsert the target outcomes, and (`write_block`) the block outcomes, of `evaluated`."""
+    now = utcnow()
+    blocks = [block_row(clinic_id, policy, e, now) for e in evaluated] if write_block else []
+    await upsert(session, BlockOutcome.__table__, blocks, ["block_id"], bulk=bulk)
+    targets = target_rows(clinic_id, policy, evaluated, now)
+    await upsert(session, TargetOutcome.__table__, targets, ["target_id"], bulk=bulk)
 
 
-async def _old_verdicts(session: AsyncSession, clinic_id: uuid.UUID) -> dict[uuid.UUID, str]:
-    rows = await session.execute(
-        select(TargetOutcome.target_id, TargetOutcome.verdict).where(TargetOutcome.clinic_id == clinic_id)
-    )
-    return dict(rows.all())
-
-
-async def reevaluate_block(session: AsyncSession, clinic_id: uuid.UUID, block_id: uuid.UUID) -> OutcomePublic:
-    """Recompute and store the block's outcome and the levels of its targets, in the caller's transaction.
-
-    Call after any write that can change a verdict: a new block, new/amended/voided readings, a voided block.
-    Emits `block.evaluated`, and `referral.recommended` / `referral.withdrawn` for referrals it changes.
-    Returns the outcome just stored, so a caller that answers with it need not read it back.
-    """
-    await session.flush()  # the caller's pending rows must be visible to the queries below
-    policy = await active_policy(session, clinic_id)
-    blocks, targets, readings = await _load(session, clinic_id, block_id)
-    if not blocks:
-        raise NotFound(f"No block {block_id}.")
-    evaluated = _evaluate_block(blocks[0], targets[block_id], readings, policy)
-    await _store(session, clinic_id, policy, [evaluated])
-    keys = {(blocks[0].patient_id, t.joint, t.side) for t in targets[block_id]}
-    statuses = await levels.reevaluate_levels(session, clinic_id, policy, keys)
-    published = await referrals.sync_referrals(session, clinic_id, policy, statuses)
-    outcome = _public(evaluated, policy)
-    event = ("block.evaluated", outcome.model_dump(mode="json"))
-    await outbox.emit_many(session, clinic_id, [event, *published])
-    return outcome
-
-
-async def reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy: Policy) -> None:
-    """CR-21: re-evaluate every block and level of the clinic under `policy`, in set-based passes.
-
-    `block.evaluated` is emitted only for blocks where some target's verdict changed: every outcome
-    records the new policy version, but subscribers care about changed verdicts, not a version bump.
-    """
-    await session.flush()
-    with cycle_collector_paused():
-        await _reevaluate_clinic(session, clinic_id, policy)
-
-
-async def _reevaluate_clinic(session: AsyncSession, clinic_id: uuid.UUID, policy: Policy) -> None:
-    before = await _old_verdicts(session, clinic_id)
-    blocks, targets, readings = await _load(session, clinic_id, None)
-    evaluated = [_evaluate_block(b, targets[b.id], readings, policy) for b in blocks]
-    del readings  # the largest structure of the pass, no longer needed
-    await _store(session, clinic_id, policy, evaluated, bulk=True)
-    changed = [
-        ("block.evaluated", _public(e, policy).model_dump(mode="json"))
-        for e in evaluated
-        if any(before.get(t.id) != v.verdict for t, v in e.targets)
-    ]
-    statuses = await levels.reevaluate_clinic_levels(session, clinic_id, policy, _history(blocks, evaluated))
-    published = await referrals.sync_referrals(session, clinic_id, policy, statuses, whole_clinic=True)
-    await outbox.emit_many(session, clinic_id, [*changed, *published], bulk=True)
-
-
-def _history(blocks: Sequence[Row[Any]], evaluated: Sequence[_Evaluated]) -> list[levels.HistoryRow]:
+def history_rows(blocks: Sequence[Row[Any]], evaluated: Sequence[Evaluated]) -> list[levels.HistoryRow]:
     """The level history of the whole clinic, from the blocks just evaluated (same order)."""
     return [
         levels.HistoryRow(
@@ -299,6 +214,15 @@ def _history(blocks: Sequence[Row[Any]], evaluated: Sequence[_Evaluated]) -> lis
             b.guidance,
             v.verdict,
             v.relief_duration_minutes,
+            t.id,
+            b.pain_scale,
+            v.baseline,
+            v.relief_ended,
+            e.notes,
+            v.warnings,
+            b.coverage_override_reason,
+            b.coverage_override_by,
+            b.coverage_override_at,
         )
         for b, e in zip(blocks, evaluated, strict=True)
         for t, v in e.targets

@@ -18,12 +18,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from api.db import get_session
-from models import ApiKey, IdempotencyRecord
+from api.oauth.tokens import bearer_key_ids
+from models import IdempotencyRecord
 from models.base import UTCDateTime
 
 Db = AsyncConnection | AsyncSession
 _table = IdempotencyRecord.__table__
-_api_key = ApiKey.__table__
 
 
 @dataclass(frozen=True)
@@ -61,46 +61,73 @@ async def connection(app: FastAPI) -> AsyncIterator[Db]:
 
 
 def _claim_statement(dialect: str, attempt: Attempt, now: datetime) -> Any:
-    # INSERT ... SELECT FROM api_key: resolving the API key and claiming happen in one statement; the
-    # unique (api_key_id, key) constraint picks one winner among concurrent retries.
+    # INSERT ... SELECT FROM the bearer's API key: resolving the key (an API key, or the backing key of an
+    # OAuth access token) and claiming happen in one statement; the unique (api_key_id, key) constraint
+    # picks one winner among concurrent retries.
+    keys = bearer_key_ids(attempt.token_hash, now)
     source = select(
-        literal(uuid.uuid4(), Uuid()), _api_key.c.id, literal(attempt.key, String()),
+        literal(uuid.uuid4(), Uuid()), keys.c.api_key_id, literal(attempt.key, String()),
         literal("POST", String()), literal(attempt.path[:500], String()),
         literal(attempt.request_hash, String()), literal("in_flight", String()), literal(now, UTCDateTime()),
-    ).where(_api_key.c.key_hash == attempt.token_hash, _api_key.c.revoked_at.is_(None))  # fmt: skip
+    ).where(keys.c.api_key_id.is_not(None)).limit(1)  # fmt: skip
     columns = ["id", "api_key_id", "key", "method", "path", "request_hash", "state", "created_at"]
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(_table)
     return insert.from_select(columns, source).on_conflict_do_nothing().returning(_table.c.id)
 
 
-def _lookup_statement(attempt: Attempt) -> Any:
-    holder = _api_key.outerjoin(
-        _table, and_(_table.c.api_key_id == _api_key.c.id, _table.c.key == attempt.key)
+def _lookup_statement(attempt: Attempt, now: datetime) -> Any:
+    keys = bearer_key_ids(attempt.token_hash, now)
+    holder = keys.outerjoin(
+        _table, and_(_table.c.api_key_id == keys.c.api_key_id, _table.c.key == attempt.key)
     )
-    return (
-        select(_api_key.c.id.label("live_api_key_id"), *_table.c)
-        .select_from(holder)
-        .where(_api_key.c.key_hash == attempt.token_hash, _api_key.c.revoked_at.is_(None))
-    )
+    return select(keys.c.api_key_id.label("live_api_key_id"), *_table.c).select_from(holder).limit(1)
 
 
-async def claim(db: Db, dialect: str, attempt: Attempt, ttl: timedelta) -> Claim:
+async def claim(db: Db, dialect: str, attempt: Attempt, ttl: timedelta, lease: timedelta) -> Claim:
     """Claim the key (usually one statement), or find the live record holding it or that the API key is
-    unknown. A record past its TTL is deleted and the claim tried again."""
+    unknown. A record past its TTL, or in flight past its lease and never applied (its request died
+    before committing, so it wrote nothing), is deleted and the claim tried again."""
     now = datetime.now(UTC)
     for _ in range(3):
         inserted = (await db.execute(_claim_statement(dialect, attempt, now))).first()
         if inserted is not None:
             return Claim(True, record_id=inserted.id)
-        found = (await db.execute(_lookup_statement(attempt))).first()
+        found = (await db.execute(_lookup_statement(attempt, now))).first()
         if found is None:
             return Claim(False)
         if found.id is None:  # released by its owner (a 5xx) in between: claim again
             continue
-        if found.created_at >= now - ttl:
+        if found.created_at < now - ttl:
+            await db.execute(delete(_table).where(_table.c.id == found.id))
+        elif _abandoned(found, now - lease):
+            await db.execute(_release_unapplied(found.id).where(_table.c.created_at < now - lease))
+        else:
             return Claim(True, existing=found)
-        await db.execute(delete(_table).where(_table.c.id == found.id))
     raise RuntimeError("could not claim an Idempotency-Key")  # only under pathological churn
+
+
+def _abandoned(record: Row[Any], lease_start: datetime) -> bool:
+    return record.state == "in_flight" and record.applied_at is None and record.created_at < lease_start
+
+
+def _release_unapplied(record_id: uuid.UUID) -> Any:
+    # The conditions, not the lookup, decide: on PostgreSQL this DELETE waits for a request committing its
+    # mark (mark_applied holds the row) and then re-checks applied_at, so an applied record is never freed.
+    return delete(_table).where(
+        _table.c.id == record_id, _table.c.state == "in_flight", _table.c.applied_at.is_(None)
+    )
+
+
+async def mark_applied(session: AsyncSession, record_id: uuid.UUID) -> bool:
+    """In the request's own transaction, just before it commits: this key's request applied its writes.
+    False when the record is no longer ours (released after its lease and claimed by a retry): the
+    request must then roll back, or its writes would be stored twice."""
+    result = await session.execute(
+        update(_table)
+        .where(_table.c.id == record_id, _table.c.state == "in_flight", _table.c.applied_at.is_(None))
+        .values(applied_at=datetime.now(UTC))
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def complete(db: Db, record_id: uuid.UUID, status: int, body: str, headers: dict[str, str]) -> None:
@@ -112,7 +139,9 @@ async def complete(db: Db, record_id: uuid.UUID, status: int, body: str, headers
 
 
 async def release(db: Db, record_id: uuid.UUID) -> None:
-    await db.execute(delete(_table).where(_table.c.id == record_id))
+    """Free the key after a 5xx, unless the request committed its writes: then it stays held, and a retry
+    is told it was applied, never run again."""
+    await db.execute(_release_unapplied(record_id))
 
 
 async def purge(db: Db, ttl: timedelta) -> None:

@@ -3,10 +3,11 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.clinical.identifiers import normalise_mrn
 from api.errors import Conflict, NotFound
 from api.pagination import paginate
 from api.schemas.patients import PatientCreate
@@ -49,5 +50,18 @@ async def list_patients(
     """The clinic's patients in creation order, optionally only the one with `mrn`."""
     query = select(Patient).where(Patient.clinic_id == clinic_id)
     if mrn is not None:
-        query = query.where(Patient.mrn == mrn.strip())
+        query = query.where(Patient.mrn == normalise_mrn(mrn))  # as it was stored
     return await paginate(session, query, Patient.created_at, Patient.id, limit, cursor)
+
+
+async def search_patients(
+    session: AsyncSession, clinic_id: uuid.UUID, text: str, limit: int
+) -> list[Patient]:
+    """The staff workspace's search box: an exact MRN, or any part of the name (any case)."""
+    query = select(Patient).where(Patient.clinic_id == clinic_id)
+    text = normalise_mrn(text)  # what an MRN is stored as; harmless for a name
+    if text:
+        pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Patient.mrn == text, func.lower(Patient.name).like(pattern, escape="\\")))
+    rows = await session.scalars(query.order_by(Patient.created_at.desc(), Patient.id).limit(limit))
+    return list(rows.all())

@@ -1,4 +1,5 @@
-"""Referrals for radiofrequency ablation (CR-19, CR-20): opened and withdrawn by evaluation, worked by staff.
+"""Referrals for radiofrequency ablation (CR-19, CR-20, CR-27): opened, fulfilled and withdrawn by
+evaluation, worked by staff.
 
 Decisions recorded here:
 - A level holds at most one live (open or acknowledged) referral; the partial unique index
@@ -9,8 +10,10 @@ Decisions recorded here:
   qualifying pair moves on (a third positive block, a voided first block with an earlier positive
   behind it) or the policy changes: an order may already be placed from it. It keeps the pair and
   policy version that opened it; the level view shows the current pair.
-- Acknowledging is idempotent: acknowledging an acknowledged referral again answers it unchanged,
-  unless another external_order_id is given (409). A withdrawn referral cannot be acknowledged (409).
+- Acknowledging is idempotent: acknowledging an acknowledged (or fulfilled) referral again answers it
+  unchanged, attaches an external_order_id when it has none, and refuses another one (409). A
+  withdrawn referral cannot be acknowledged (409).
+- Only open and acknowledged referrals are withdrawn; a fulfilled one never is (CR-19 v2).
 """
 
 import uuid
@@ -21,13 +24,16 @@ from sqlalchemy import ARRAY, Text, Uuid, bindparam, func, select, tuple_, updat
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.clinical.levels import suggested_procedure
+from api.auth import Principal
+from api.clinical.nomenclature import FAMILY_OF
 from api.clinical.policy import Policy
+from api.clinical.referral import suggested_procedure
 from api.errors import Conflict, NotFound
 from api.pagination import decode_cursor, encode_cursor
 from api.schemas.referrals import ReferralPage, ReferralPublic
+from api.services.ablations import apply_ablations
 from api.services.bulk import chunks, copy_insert, insert_for, is_postgresql
-from api.services.levels import LIVE_STATUSES, EvaluatedLevel
+from api.services.levels import LIVE_STATUSES, EvaluatedLevel, note_dicts
 from models import Referral
 from models.base import utcnow
 from models.referral import LIVE
@@ -44,6 +50,7 @@ def referral_public(row: Any) -> ReferralPublic:
             "joint": row.joint,
             "side": row.side,
             "region": row.region,
+            "payer_family": FAMILY_OF[row.joint],
             "status": row.status,
             "qualifying_block_ids": row.qualifying_block_ids,
             "recommended_at": row.recommended_at,
@@ -56,9 +63,12 @@ def referral_public(row: Any) -> ReferralPublic:
             },
             "warnings": row.warnings,
             "acknowledged_at": row.acknowledged_at,
+            "acknowledged_by": row.acknowledged_by,
             "external_order_id": row.external_order_id,
             "withdrawn_at": row.withdrawn_at,
             "withdrawn_reason": row.withdrawn_reason,
+            "fulfilled_by_block_id": row.fulfilled_by_block_id,
+            "fulfilled_at": row.fulfilled_at,
         }
     )
 
@@ -108,11 +118,16 @@ def _new_referral(clinic_id: uuid.UUID, policy: Policy, level: EvaluatedLevel, n
         "nerves": list(procedure.nerves),
         "cpt_first_joint": procedure.cpt_first_joint,
         "cpt_each_additional_joint": procedure.cpt_each_additional_joint,
-        "warnings": [{"code": n.code, "message": n.message} for n in level.referral_warnings],
+        "warnings": note_dicts(level.referral_warnings),
         "acknowledged_at": None,
         "external_order_id": None,
+        "acknowledged_by": None,
+        "acknowledged_by_user_id": None,
+        "acknowledged_by_key_id": None,
         "withdrawn_at": None,
         "withdrawn_reason": None,
+        "fulfilled_by_block_id": None,
+        "fulfilled_at": None,
         "version": 1,
     }
 
@@ -150,7 +165,7 @@ async def _withdraw(session: AsyncSession, pairs: list[tuple[uuid.UUID, Evaluate
         return await _withdraw_set_based(session, reasons, now)
     stmt = (
         update(_table)
-        .where(_table.c.id == bindparam("b_id"), _table.c.status != "withdrawn")
+        .where(_table.c.id == bindparam("b_id"), LIVE)
         .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=bindparam("b_reason"), version=_bump)
     )
     await session.execute(stmt, [{"b_id": rid, "b_reason": reason} for rid, reason in reasons])
@@ -175,7 +190,7 @@ async def _withdraw_set_based(
     )
     stmt = (
         update(_table)
-        .where(_table.c.id == given.c.id, _table.c.status != "withdrawn")
+        .where(_table.c.id == given.c.id, LIVE)
         .values(status="withdrawn", withdrawn_at=now, withdrawn_reason=given.c.reason, version=_bump)
         .returning(*_table.c)
     )
@@ -188,13 +203,24 @@ async def sync_referrals(
     policy: Policy,
     levels: Iterable[EvaluatedLevel],
     whole_clinic: bool = False,
+    live: dict[uuid.UUID, uuid.UUID] | None = None,
+    wanted: set[str] | None = None,
 ) -> list[tuple[str, dict[str, Any]]]:
-    """CR-19: open a referral for each level entering referral_recommended, withdraw those leaving it.
+    """CR-27 first (fulfil by ablations, give back what a voided ablation had fulfilled), then CR-19: open
+    a referral for each level entering referral_recommended, withdraw the live ones of levels leaving it.
 
-    Returns the `referral.recommended` / `referral.withdrawn` events to publish, each with the whole referral.
+    Returns the `referral.recommended` / `.withdrawn` / `.fulfilled` events to publish, each with the
+    whole referral. A fulfilled referral given back to open or acknowledged is published as
+    `referral.recommended` again, unless this same pass withdraws it. `live` (level id -> its open or
+    acknowledged referral), when the caller read it already, saves reading it again. `wanted`: the event
+    types some subscription wants (None: all); the others are not built (a clinic pass opens thousands).
     """
     levels = list(levels)
-    live = await _live(session, clinic_id, None if whole_clinic else [lvl.level_id for lvl in levels])
+    if live is None:
+        live = await _live(session, clinic_id, None if whole_clinic else [lvl.level_id for lvl in levels])
+    else:
+        live = dict(live)  # apply_ablations keeps it current
+    ablation = await apply_ablations(session, levels, live)
     now = utcnow()
     recommended = [lvl for lvl in levels if lvl.status.status == "referral_recommended"]
     opened = await _open(
@@ -210,9 +236,16 @@ async def sync_referrals(
             if lvl.status.status != "referral_recommended" and lvl.level_id in live
         ],
     )
+    gone = {row.id for row in withdrawn}
+    restored = [row for row in ablation.restored if row.id not in gone]
     return [
         (event_type, referral_public(row).model_dump(mode="json"))
-        for event_type, rows in (("referral.recommended", opened), ("referral.withdrawn", withdrawn))
+        for event_type, rows in (
+            ("referral.fulfilled", ablation.fulfilled),
+            ("referral.recommended", opened + restored),
+            ("referral.withdrawn", ablation.withdrawn + withdrawn),
+        )
+        if wanted is None or event_type in wanted
         for row in sorted(rows, key=_worklist_order)
     ]
 
@@ -253,27 +286,53 @@ async def list_referrals(
     return ReferralPage(items=[referral_public(r) for r in rows[:limit]], next_cursor=next_cursor)
 
 
+async def _changed(session: AsyncSession, referral_id: uuid.UUID, condition: Any, **values: Any) -> bool:
+    stmt = update(_table).where(_table.c.id == referral_id, condition).values(**values, version=_bump)
+    return (await session.execute(stmt)).rowcount == 1  # type: ignore[attr-defined]
+
+
+def _acknowledged_by(actor: Principal | None) -> dict[str, Any]:
+    """Who acknowledged: the person signed in to the workspace, or the API key."""
+    if actor is None:
+        return {}
+    return {
+        "acknowledged_by": actor.key_name,
+        "acknowledged_by_user_id": actor.user_id,
+        "acknowledged_by_key_id": actor.key_id,
+    }
+
+
 async def acknowledge(
-    session: AsyncSession, clinic_id: uuid.UUID, referral_id: uuid.UUID, external_order_id: str | None
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    referral_id: uuid.UUID,
+    external_order_id: str | None,
+    actor: Principal | None = None,
 ) -> ReferralPublic:
-    """open -> acknowledged; idempotent when repeated; a withdrawn referral is a 409."""
+    """open -> acknowledged. Again (acknowledged or fulfilled): an external_order_id is attached when none
+    is set, the same one or none answers unchanged, another one is a 409 (CR-19). Withdrawn: 409."""
     current = await get_referral(session, clinic_id, referral_id)
     if current.status == "open":
-        result = await session.execute(
-            update(_table)
-            .where(_table.c.id == referral_id, _table.c.status == "open")
-            .values(
-                status="acknowledged",
-                acknowledged_at=utcnow(),
-                external_order_id=external_order_id,
-                version=_table.c.version + 1,
-            )
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        values = {
+            "status": "acknowledged",
+            "acknowledged_at": utcnow(),
+            "external_order_id": external_order_id,
+            **_acknowledged_by(actor),
+        }
+        if await _changed(session, referral_id, _table.c.status == "open", **values):
             return await get_referral(session, clinic_id, referral_id)
         current = await get_referral(session, clinic_id, referral_id)  # changed meanwhile
     if current.status == "withdrawn":
         raise Conflict(f"The referral was withdrawn and cannot be acknowledged: {current.withdrawn_reason}")
+    if external_order_id is not None and current.external_order_id is None:
+        condition = _table.c.external_order_id.is_(None) & (_table.c.status != "withdrawn")
+        values = {
+            "external_order_id": external_order_id,
+            "acknowledged_at": current.acknowledged_at or utcnow(),
+        }
+        if await _changed(session, referral_id, condition, **values):
+            return await get_referral(session, clinic_id, referral_id)
+        return await acknowledge(session, clinic_id, referral_id, external_order_id)  # changed meanwhile
     if external_order_id is not None and external_order_id != current.external_order_id:
         raise Conflict(
             f"The referral is already acknowledged with external_order_id {current.external_order_id!r}.",

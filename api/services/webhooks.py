@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Conflict, NotFound, invalid
 from api.pagination import decode_cursor, encode_cursor
+from api.services.locks import lock_clinic_patients
 from api.webhooks.signing import new_secret
+from api.webhooks.targets import Resolver, registration_refusal, system_resolve
 from models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from models.base import utcnow
 
@@ -22,10 +24,26 @@ class DeliveryRecord:
 
 
 async def create_subscription(
-    session: AsyncSession, clinic_id: uuid.UUID, url: str, events: list[str]
+    session: AsyncSession,
+    clinic_id: uuid.UUID,
+    url: str,
+    events: list[str],
+    format_: str = "json",
+    resolve: Resolver = system_resolve,
 ) -> WebhookSubscription:
-    """The returned subscription carries its secret: answer it once, it is never shown again."""
-    subscription = WebhookSubscription(clinic_id=clinic_id, url=url, events=events, secret=new_secret())
+    """The returned subscription carries its secret: answer it once, it is never shown again.
+
+    A host name resolving to a forbidden address is refused (api/webhooks/targets.py), before any lock.
+    It takes every patient lock of the clinic first, so a write that emits events either committed
+    before this subscription exists or is ordered after it and sees it (api/services/outbox.py).
+    """
+    refusal = await registration_refusal(url, resolve)
+    if refusal is not None:
+        raise invalid(["body", "url"], refusal)
+    await lock_clinic_patients(session, clinic_id)
+    subscription = WebhookSubscription(
+        clinic_id=clinic_id, url=url, events=events, secret=new_secret(), format=format_
+    )
     session.add(subscription)
     await session.flush()
     return subscription
@@ -52,15 +70,15 @@ async def list_subscriptions(
 
 
 async def get_subscription(
-    session: AsyncSession, clinic_id: uuid.UUID, webhook_id: uuid.UUID
+    session: AsyncSession, clinic_id: uuid.UUID, webhook_id: uuid.UUID, *, deleted_too: bool = False
 ) -> WebhookSubscription:
-    subscription = await session.scalar(
-        select(WebhookSubscription).where(
-            WebhookSubscription.id == webhook_id,
-            WebhookSubscription.clinic_id == clinic_id,
-            WebhookSubscription.deleted_at.is_(None),
-        )
+    """The clinic's subscription; a deleted one only with `deleted_too` (its history stays readable)."""
+    query = select(WebhookSubscription).where(
+        WebhookSubscription.id == webhook_id, WebhookSubscription.clinic_id == clinic_id
     )
+    if not deleted_too:
+        query = query.where(WebhookSubscription.deleted_at.is_(None))
+    subscription = await session.scalar(query)
     if subscription is None:
         raise NotFound(f"No webhook {webhook_id}.")
     return subscription
@@ -81,8 +99,8 @@ async def delete_subscription(session: AsyncSession, clinic_id: uuid.UUID, webho
 async def list_deliveries(
     session: AsyncSession, clinic_id: uuid.UUID, webhook_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[DeliveryRecord], str | None]:
-    """Newest first, each with every attempt (oldest first)."""
-    await get_subscription(session, clinic_id, webhook_id)
+    """Newest first, each with every attempt (oldest first); kept after the subscription is deleted."""
+    await get_subscription(session, clinic_id, webhook_id, deleted_too=True)
     query = _deliveries(clinic_id).where(WebhookDelivery.subscription_id == webhook_id)
     if cursor:
         at, last_id = _cursor(cursor)

@@ -77,6 +77,8 @@ async def test_list_audit_events_newest_first_with_fields(
         "result_ids": None,
         "request_id": "req-read-1",
         "client_addr": CLIENT_ADDR,
+        "actor_user_id": None,
+        "patient_id": patient["id"],
     }
     assert datetime.fromisoformat(read["at"]).utcoffset() == timedelta(0)
     assert page["next_cursor"] is None

@@ -100,27 +100,68 @@ async def test_create_patient_key_in_flight_conflict(
     assert await patients(session) == 0
 
 
-async def test_create_patient_key_abandoned_in_flight_conflict_says_unknown(
-    client: httpx.AsyncClient, ehr: Headers, session: AsyncSession
-) -> None:
-    # A server killed between the request's commit and recording its response: never run it twice.
-    body = b'{"mrn": "I-6"}'
+async def _abandoned(session: AsyncSession, headers: Headers, key: str, body: bytes, applied: bool) -> None:
+    """A record left by a server killed mid-request: before its transaction committed (not applied), or
+    after the commit but before its answer was recorded (applied)."""
+    started = datetime.now(UTC) - timedelta(minutes=10)
     async with session.begin():
         session.add(
             IdempotencyRecord(
-                api_key_id=await api_key_id(session, ehr),
-                key="k-5",
+                api_key_id=await api_key_id(session, headers),
+                key=key,
                 method="POST",
                 path="/v1/patients",
                 request_hash=fingerprint("POST", "/v1/patients", b"", body),
                 state="in_flight",
-                created_at=datetime.now(UTC) - timedelta(minutes=10),
+                created_at=started,
+                applied_at=started if applied else None,
             )
         )
+
+
+async def test_create_patient_key_abandoned_unapplied_released_after_lease(
+    client: httpx.AsyncClient, ehr: Headers, session: AsyncSession
+) -> None:
+    # Killed before its transaction committed: it wrote nothing, so a retry runs once the lease is over.
+    body = b'{"mrn": "I-6"}'
+    await _abandoned(session, ehr, "k-5", body, applied=False)
     headers = keyed(ehr, "k-5") | {"Content-Type": "application/json"}
     response = await client.post("/v1/patients", content=body, headers=headers)
+    assert response.status_code == 201, response.text
+    assert await patients(session) == 1
+    [record] = await records(session)
+    assert (record.state, record.response_status) == ("completed", 201)
+
+
+async def test_create_patient_key_unapplied_within_lease_conflict(
+    client: httpx.AsyncClient, ehr: Headers, session: AsyncSession
+) -> None:
+    body = b'{"mrn": "I-6b"}'
+    async with session.begin():
+        session.add(
+            IdempotencyRecord(
+                api_key_id=await api_key_id(session, ehr), key="k-5b", method="POST", path="/v1/patients",
+                request_hash=fingerprint("POST", "/v1/patients", b"", body), state="in_flight",
+                created_at=datetime.now(UTC) - timedelta(seconds=5),
+            )
+        )  # fmt: skip
+    headers = keyed(ehr, "k-5b") | {"Content-Type": "application/json"}
+    response = await client.post("/v1/patients", content=body, headers=headers)
+    assert response.status_code == 409, response.text
+    assert "still being processed" in response.json()["detail"]
+    assert await patients(session) == 0
+
+
+async def test_create_patient_key_abandoned_applied_conflict_says_applied(
+    client: httpx.AsyncClient, ehr: Headers, session: AsyncSession
+) -> None:
+    # Killed after its commit, before its answer was recorded: never run it twice.
+    body = b'{"mrn": "I-7"}'
+    await _abandoned(session, ehr, "k-7", body, applied=True)
+    headers = keyed(ehr, "k-7") | {"Content-Type": "application/json"}
+    response = await client.post("/v1/patients", content=body, headers=headers)
     assert response.status_code == 409
-    assert "may or may not have been applied" in response.json()["detail"]
+    assert "was applied, but its answer was lost" in response.json()["detail"]
     assert await patients(session) == 0
 
 
@@ -294,7 +335,10 @@ async def test_create_crash_releases_key(app: FastAPI, ehr: Headers, session: As
 
 async def test_openapi_documents_key_on_every_post(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
-    posts = [item["post"] for item in schema["paths"].values() if "post" in item]
+    # The OAuth token endpoint takes no bearer key, so no Idempotency-Key record could be kept for it.
+    posts = [
+        item["post"] for path, item in schema["paths"].items() if "post" in item and path != "/oauth/token"
+    ]
     assert posts
     for operation in posts:
         names = [p["name"] for p in operation.get("parameters", [])]

@@ -104,7 +104,7 @@ async def test_get_outcome_voided_block_still_readable(client, ehr):
     assert response.json()["targets"][0]["verdict"] == "positive"
 
 
-async def test_get_outcome_emits_block_evaluated(client, ehr, session):
+async def test_get_outcome_emits_block_evaluated(client, ehr, session, listening):
     patient = await new_patient(client, ehr)
     block = await diary_block(client, ehr, patient, DAY1, POSITIVE)
 

@@ -34,6 +34,12 @@ DEFAULT = {
     "min_gap_hours": 24,
     "min_baseline": {"nrs": 4, "vas": 40},
     "require_concordance": False,
+    "blocks_required": 2,
+    "enforce_coverage_criteria": True,
+    "max_pair_interval_days": 180,
+    "enforce_pair_interval": False,
+    "repeat_rfa_threshold_pct": 50,
+    "repeat_rfa_min_days": 180,
 }
 
 
@@ -51,7 +57,14 @@ async def test_put_policy_new_version(client, admin, session):
     )
 
     assert response.status_code == 200, response.text
-    expected = {**DEFAULT, "profile": "custom", "version": 2, "threshold_pct": 70, "min_gap_hours": 48}
+    expected = {
+        **DEFAULT,
+        "profile": "custom",
+        "version": 2,
+        "threshold_pct": 70,
+        "min_gap_hours": 48,
+        "enforce_coverage_criteria": False,  # CR-24: on by default for medicare only
+    }
     assert response.json() == expected
     current = await client.get("/v1/policy", headers=admin)
     assert current.json() == expected
@@ -159,7 +172,7 @@ async def _change(factory, clinic_id, profile: str, start: asyncio.Event) -> obj
         await active_policy(session, clinic_id)  # both read version 1 before either writes
         await start.wait()
         try:
-            return (await create_version(session, clinic_id, None, profile, {})).version
+            return (await create_version(session, clinic_id, None, profile, {}))[0].version
         except Conflict:
             return "conflict"
 
@@ -194,7 +207,7 @@ async def _race(url: str) -> tuple[list[object], int]:
         await engine.dispose()
 
 
-async def test_put_policy_withdraws_many_referrals_at_once(client, admin, ehr, session):
+async def test_put_policy_withdraws_many_referrals_at_once(client, admin, ehr, session, listening):
     patients = [await new_patient(client, ehr) for _ in range(3)]
     for patient in patients:
         await diary_block(client, ehr, patient, DAY1, MODERATE)

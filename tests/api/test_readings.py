@@ -40,6 +40,7 @@ async def test_create_readings_ok_apply_to_every_target(
     block = await _block(client, ehr)
     response = await add_readings(client, staff, block["id"], diary())
     assert response.status_code == 201, response.text
+    assert response.headers["location"] == f"/v1/blocks/{block['id']}/readings"
     body = response.json()
     # CR-7: a reading naming no joint or side applies to both targets of the bilateral block.
     assert len(body["readings"]) == 10
@@ -71,7 +72,8 @@ async def test_create_readings_joint_and_side_select_targets(client: httpx.Async
         {"phase": "post", "minutes_after_block": 30, "score": 2, "side": "RIGHT"},
         {"phase": "post", "minutes_after_block": 30, "score": 3, "joint": "l5/s1"},
         {"phase": "post", "minutes_after_block": 30, "score": 4, "joint": "L4-5", "side": "left"},
-        {"phase": "post", "minutes_after_block": 30, "score": 5, "side": "left"},
+        # Later: one active score per target and instant (a second one at 30 min would be refused).
+        {"phase": "post", "minutes_after_block": 60, "score": 5, "side": "left"},
     ]
     response = await add_readings(client, ehr, block["id"], entries)
     assert response.status_code == 201, response.text

@@ -64,7 +64,12 @@ async def test_list_referrals_cervical_cpt_and_guardrails(client, ehr):
         "64633",
         "64634",
     )
-    assert [w["code"] for w in referral["warnings"]] == ["sedated_block"]  # CR-20, medicare
+    # CR-20 (medicare), then CR-23: each block's own sedation warning travels, naming its block.
+    assert [(w["code"], w.get("block_id")) for w in referral["warnings"]] == [
+        ("sedated_block", None),
+        ("sedation_confounds", _first["id"]),
+        ("sedation_confounds", _second["id"]),
+    ]
 
 
 async def test_list_referrals_third_positive_no_duplicate(client, ehr):
@@ -77,7 +82,7 @@ async def test_list_referrals_third_positive_no_duplicate(client, ehr):
     assert referrals[0]["qualifying_block_ids"] == [first["id"], second["id"]]
 
 
-async def test_patch_reading_second_block_negative_withdraws_referral(client, ehr, staff, session):
+async def test_patch_reading_second_block_negative_withdraws_referral(client, ehr, staff, session, listening):
     patient, _first, second = await two_positives(client, ehr)
     [referral] = await referrals_of(client, ehr, patient, "open")
 
@@ -126,7 +131,7 @@ async def test_void_block_withdraws_referral(client, ehr):
     assert referral["withdrawn_reason"].startswith("The level is now awaiting confirmation.")
 
 
-async def test_referral_recommended_event_emitted(client, ehr, session):
+async def test_referral_recommended_event_emitted(client, ehr, session, listening):
     patient, _first, _second = await two_positives(client, ehr)
     [referral] = await referrals_of(client, ehr, patient)
 

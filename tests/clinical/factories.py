@@ -83,4 +83,26 @@ def level_block(
         sedation="none",
         guidance="fluoroscopy",
     )
-    return replace(base, **changes)
+    return base._replace(**changes)
+
+
+DAY = 24 * 60  # minutes
+
+
+def rfa_block(**changes: Any) -> BlockFacts:
+    """CR-27: an ablation at T0."""
+    return block(procedure="radiofrequency_ablation", intent="therapeutic", **changes)
+
+
+def follow_up(
+    baseline: int | None, posts: Sequence[tuple[float, int]], policy: Policy = MEDICARE
+) -> TargetVerdict:
+    """CR-28: an ablation's verdict from a follow-up diary given as (days, score)."""
+    return evaluate_target(rfa_block(), diary(baseline, [(d * DAY, s) for d, s in posts]), policy)
+
+
+def level_rfa(block_id: str, day: float, verdict: str = "indeterminate", **changes: Any) -> LevelBlock:
+    """An ablation `day` days after T0 as one level sees it (`positive`: a durable response, CR-28)."""
+    return level_block(
+        block_id, day, verdict, procedure="radiofrequency_ablation", intent="therapeutic", **changes
+    )

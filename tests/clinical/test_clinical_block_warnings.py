@@ -116,7 +116,7 @@ def test_cr14_every_warning_at_once() -> None:
         sedation="general",
         guidance="none",
         volume_ml_per_nerve=Fraction(2),
-        joints=("C7-T1", "T1-T2", "T2-T3"),
+        joints=("T11-T12", "T12-L1", "L1-L2"),  # CR-22: T12-L1 and L1-L2 are two payer families
     )
     notes = block_warnings(risky, [post(100, 1, analgesic_taken=True)], MEDICARE)
     assert codes(notes) == [

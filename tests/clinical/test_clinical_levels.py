@@ -1,7 +1,5 @@
 """CR-2 and CR-15..CR-18: the referral status of one (joint, side)."""
 
-from dataclasses import replace
-
 import pytest
 
 from api.clinical import LevelBlock, Policy, build_policy, evaluate_level, evaluate_target, expand_side
@@ -161,10 +159,18 @@ def test_cr15_positive_placebo_never_counts_as_relief() -> None:
     assert status_of(placebo, level_block("b", 7, "positive"))[:2] == ("awaiting_confirmation", ("b",))
 
 
-def _comparative(lido_minutes: int, bupi_minutes: int) -> list[LevelBlock]:
+def _comparative(lido_minutes: int, bupi_minutes: int, ended: bool = True) -> list[LevelBlock]:
+    """CR-18 (v2): `ended` says whether the long-acting block's relief was seen to end."""
     return [
         level_block("lido", 0, "positive", relief_duration_minutes=lido_minutes),
-        level_block("bupi", 7, "positive", agent="bupivacaine", relief_duration_minutes=bupi_minutes),
+        level_block(
+            "bupi",
+            7,
+            "positive",
+            agent="bupivacaine",
+            relief_duration_minutes=bupi_minutes,
+            relief_ended=ended,
+        ),
     ]
 
 
@@ -189,10 +195,23 @@ def test_cr18_require_concordance_keeps_a_discordant_pair_from_qualifying() -> N
     assert evaluate_level(_comparative(90, 300), policy).status == "referral_recommended"
 
 
-def test_cr18_only_lidocaine_against_bupivacaine_is_compared() -> None:
+def test_cr18_ropivacaine_is_a_long_acting_agent_too() -> None:
     blocks = _comparative(240, 200)
-    ropi = [blocks[0], replace(blocks[1], agent="ropivacaine")]
-    assert evaluate_level(ropi, MEDICARE).warnings == ()
+    ropi = [blocks[0], blocks[1]._replace(agent="ropivacaine")]
+    assert codes(evaluate_level(ropi, MEDICARE).warnings) == ["discordant_comparative_blocks"]
+    assert "ropivacaine's 200 min" in evaluate_level(ropi, MEDICARE).warnings[0].message
+
+
+def test_cr18_a_long_acting_run_still_going_at_its_last_reading_is_not_evidence() -> None:
+    assert evaluate_level(_comparative(240, 200, ended=False), MEDICARE).warnings == ()
+    policy = build_policy("medicare", {"require_concordance": True})
+    assert evaluate_level(_comparative(240, 200, ended=False), policy).status == "referral_recommended"
+
+
+@pytest.mark.parametrize("agents", [("lidocaine", "lidocaine"), ("bupivacaine", "ropivacaine")])
+def test_cr18_only_lidocaine_against_a_long_acting_agent_is_compared(agents: tuple[str, str]) -> None:
+    blocks = [b._replace(agent=a) for b, a in zip(_comparative(240, 200), agents, strict=True)]
+    assert evaluate_level(blocks, MEDICARE).warnings == ()
 
 
 def test_cr2_bilateral_block_gives_one_level_per_side_and_they_can_differ() -> None:
@@ -204,7 +223,7 @@ def test_cr2_bilateral_block_gives_one_level_per_side_and_they_can_differ() -> N
         level = []
         for name, days, diaries in (("first", 0, first_diaries), ("second", 7, second_diaries)):
             when = at(days * 24 * 60)
-            readings = [replace(r, recorded_at=r.recorded_at + (when - at(0))) for r in diaries[side]]
+            readings = [r._replace(recorded_at=r.recorded_at + (when - at(0))) for r in diaries[side]]
             verdict = evaluate_target(block(performed_at=when), readings, MEDICARE)
             level.append(
                 level_block(

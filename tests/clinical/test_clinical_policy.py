@@ -28,6 +28,12 @@ def test_cr21_default_policy_is_medicare() -> None:
         "min_gap_hours": 24,
         "min_baseline": {"nrs": 4, "vas": 40},
         "require_concordance": False,
+        "blocks_required": 2,
+        "enforce_coverage_criteria": True,
+        "max_pair_interval_days": 180,
+        "enforce_pair_interval": False,
+        "repeat_rfa_threshold_pct": 50,
+        "repeat_rfa_min_days": 180,
     }
     assert build_policy("medicare", {}) == Policy()
 
@@ -194,7 +200,10 @@ def test_cr21_policy_from_older_dict_takes_defaults_for_missing_keys() -> None:
     policy = policy_from_dict(
         {"profile": "consensus", "version": 4, "threshold_pct": 50, "required_minutes": {}}
     )
-    assert policy == Policy(profile="consensus", version=4, threshold_pct=50)
+    # CR-26/CR-24: a row written before those settings existed takes its own profile's defaults.
+    assert policy == Policy(
+        profile="consensus", version=4, threshold_pct=50, blocks_required=1, enforce_coverage_criteria=False
+    )
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,9 @@ def test_cr20_sedation_and_guidance_are_medicare_only(profile: str) -> None:
 def test_cr18_referral_carries_the_discordance_warning() -> None:
     discordant = [
         level_block("lido", 300, "positive", relief_duration_minutes=300),
-        level_block("bupi", 307, "positive", agent="bupivacaine", relief_duration_minutes=200),
+        level_block(
+            "bupi", 307, "positive", agent="bupivacaine", relief_duration_minutes=200, relief_ended=True
+        ),
     ]
     assert codes(referral_warnings(discordant, [], MEDICARE)) == ["discordant_comparative_blocks"]
     assert codes(referral_warnings(list(reversed(discordant)), [], MEDICARE)) == [
@@ -118,7 +120,16 @@ def test_cr18_referral_carries_the_discordance_warning() -> None:
 def test_cr20_every_referral_warning_at_once() -> None:
     blocks = [
         level_block("a", 300, "positive", relief_duration_minutes=400, sedation="moderate"),
-        level_block("b", 307, "positive", agent="bupivacaine", relief_duration_minutes=200, guidance="none"),
+        level_block(
+            "b",
+            307,
+            "positive",
+            agent="bupivacaine",
+            relief_duration_minutes=200,
+            guidance="none",
+            relief_ended=True,
+            pain_scale="vas",
+        ),
     ]
     notes = referral_warnings(blocks, days(0, 50, 100), MEDICARE)
     assert codes(notes) == [
@@ -126,4 +137,5 @@ def test_cr20_every_referral_warning_at_once() -> None:
         "sedated_block",
         "guidance_not_covered",
         "discordant_comparative_blocks",
+        "scale_changed",  # CR-23
     ]

@@ -33,7 +33,15 @@ async def test_create_webhook_returns_secret_once(client: httpx.AsyncClient, adm
     listed = await client.get("/v1/webhooks", headers=admin)
     assert listed.status_code == 200
     assert listed.json() == {
-        "items": [{"id": body["id"], "url": URL, "events": body["events"], "created_at": body["created_at"]}],
+        "items": [
+            {
+                "id": body["id"],
+                "url": URL,
+                "events": body["events"],
+                "format": "json",
+                "created_at": body["created_at"],
+            }
+        ],
         "next_cursor": None,
     }
     assert "whsec_" not in listed.text
@@ -104,9 +112,10 @@ async def test_create_webhook_without_key_is_401(client: httpx.AsyncClient) -> N
     assert response.json()["title"] == "Unauthorized"
 
 
-async def test_delete_webhook_hides_it_and_stops_deliveries(
+async def test_delete_webhook_hides_it_and_stops_deliveries_keeps_history(
     client: httpx.AsyncClient,
     admin: dict,
+    other_clinic: dict,
     clinic,
     session: AsyncSession,  # type: ignore[no-untyped-def]
 ) -> None:
@@ -120,8 +129,15 @@ async def test_delete_webhook_hides_it_and_stops_deliveries(
     assert (await client.get("/v1/webhooks", headers=admin)).json()["items"] == []
     again = await client.delete(f"/v1/webhooks/{hook['id']}", headers=admin)
     assert again.status_code == 404
-    gone = await client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=admin)
-    assert gone.status_code == 404
+    # The history stays readable by the clinic (README), and only by it; nothing can be sent again.
+    kept = await client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=admin)
+    assert kept.status_code == 200, kept.text
+    [delivery] = kept.json()["items"]
+    assert (delivery["state"], delivery["last_error"]) == ("failed", "webhook deleted")
+    other = await client.get(f"/v1/webhooks/{hook['id']}/deliveries", headers=other_clinic)
+    assert (other.status_code, other.json()["status"]) == (404, 404)
+    retry = await client.post(f"/v1/webhooks/{hook['id']}/deliveries/{delivery['id']}/retry", headers=admin)
+    assert (retry.status_code, retry.json()["status"]) == (404, 404)
     async with session.begin():
         states = (await session.scalars(select(WebhookDelivery.state))).all()
         assert list(states) == ["failed"]
@@ -213,6 +229,7 @@ async def test_retry_delivery_requeues_failed(
     path = f"/v1/webhooks/{hook['id']}/deliveries/{delivery.id}/retry"
     response = await client.post(path, headers=admin)
     assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/v1/webhooks/{hook['id']}/deliveries"
     body = response.json()
     assert body["id"] == str(delivery.id)
     assert body["state"] == "pending"
@@ -273,6 +290,8 @@ async def test_openapi_declares_webhook_responses(client: httpx.AsyncClient) -> 
         "403",
         "404",
         "422",
+        "503",  # a lost database connection
+        "429",
     }
     retry = paths["/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"]["post"]["responses"]
     assert {"202", "401", "403", "404", "409", "422"} <= set(retry)

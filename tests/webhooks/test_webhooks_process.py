@@ -6,15 +6,9 @@ delivers every committed event, signed.
 """
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO
 
 import httpx
 from sqlalchemy import select
@@ -25,56 +19,11 @@ from api.services.clinics import create_clinic
 from api.settings import Settings
 from models import Clinic, WebhookDelivery
 from tests.databases import throwaway_database
+from tests.webhooks.processes import cli, running_server
 from tests.webhooks.receiver import Receiver, free_port
 from tests.webhooks.verify import StandardWebhook
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-c", "import sys; from api.cli import main; main(sys.argv[1:])"]
 PERFORMED_AT = datetime(2026, 10, 5, 9, 0, tzinfo=UTC)
-
-
-def _env(database_url: str) -> dict[str, str]:
-    return os.environ | {
-        "BLOCKTRACK_DATABASE_URL": database_url,
-        "BLOCKTRACK_WEBHOOK_POLL_SECONDS": "0.1",
-        "BLOCKTRACK_WEBHOOK_TIMEOUT_SECONDS": "0.5",
-        "BLOCKTRACK_WEBHOOK_BACKOFF_BASE_SECONDS": "0.1",
-        "BLOCKTRACK_WEBHOOK_BACKOFF_CAP_SECONDS": "0.5",
-    }
-
-
-def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [*CLI, *args], env=_env(database_url), cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, f"blocktrack {' '.join(args)} failed:\n{done.stderr[-3000:]}"
-    return done
-
-
-@contextmanager
-def _server(database_url: str, port: int, log: IO[bytes]) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=_env(database_url),
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, "the server exited at start"
-            assert time.monotonic() < deadline, "the server did not start"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=15)
 
 
 def _post(api: httpx.Client, path: str, body: dict) -> dict:
@@ -108,7 +57,7 @@ def _deliver_with_worker(database_url: str) -> None:
     """`blocktrack worker --once` until nothing is pending. An attempt the killed server had in flight
     stays leased until its lease expires; then the next worker takes it over."""
     for _ in range(3):
-        _cli(database_url, "worker", "--once")
+        cli(database_url, "worker", "--once")
         _, rows = asyncio.run(_clinic_and_states(database_url))
         leases = [locked for state, locked in rows if state == "pending" and locked]
         if all(state == "succeeded" for state, _ in rows):
@@ -124,7 +73,7 @@ def test_deliver_after_server_killed_right_after_commit(tmp_path: Path) -> None:
         port, receiver = free_port(), Receiver(free_port())  # the receiver is down for now
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10) as api:
-            with _server(database_url, port, log) as server:
+            with running_server(database_url, port, log) as server:
                 hook = _post(api, "/v1/webhooks", {"url": receiver.url("/ok"), "events": ["block.evaluated"]})
                 patient = _post(api, "/v1/patients", {"mrn": "KILL-1"})
                 block = _post(

@@ -1,0 +1,1 @@
+"""What the standards views share: the codes (codes.py), the public URL, JWT verification and replay."""

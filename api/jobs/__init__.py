@@ -1,0 +1,1 @@
+"""Work a request leaves to the server's worker processes: jobs, claimed with a lease."""
