@@ -22,6 +22,8 @@ import asyncio
 import json
 import os
 import random
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -185,14 +187,15 @@ def serve(url: str, port: int, profile: str | None) -> subprocess.Popen[bytes]:
     env = {**limits, **os.environ, "BLOCKTRACK_DATABASE_URL": url, "BLOCKTRACK_RUN_DELIVERER": "false"}
     command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port)]
     if profile:
-        spy = Path(sys.executable).with_name("py-spy")
-        command = [str(spy), "record", "-f", "speedscope", "-o", profile, "--", *command]
+        spy = shutil.which("py-spy") or Path(sys.executable).with_name("py-spy")
+        command = [str(spy), "record", "--subprocesses", "-f", "speedscope", "-o", profile, "--", *command]
     process = subprocess.Popen(
         command,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,
     )
     for _ in range(300):
         try:
@@ -307,7 +310,9 @@ def run(args: argparse.Namespace, patients: int) -> None:
         try:
             measure(f"http://127.0.0.1:{port}", token, args.requests, args.other_policy)
         finally:
-            server.terminate()
+            # Ctrl-C to the group: the server stops, and py-spy, when profiling, writes its file as it exits
+            # (on SIGTERM it would exit without writing it).
+            os.killpg(server.pid, signal.SIGINT)
             server.wait(timeout=60)
     finally:
         if name:
