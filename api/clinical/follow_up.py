@@ -19,6 +19,7 @@ from api.clinical.runs import (
     Point,
     Run,
     best_run,
+    figures,
     minutes,
     qualifies,
     relief_runs,
@@ -142,12 +143,9 @@ def evaluate_follow_up(block: BlockFacts, readings: Sequence[ReadingFacts], poli
     return TargetVerdict(
         verdict=verdict,
         baseline=baseline.score,
-        peak_relief_pct=strongest(points).reported,
-        sustained_relief_pct=weakest(best).reported if best else None,
-        relief_duration_minutes=minutes(best[-1].after) if best else 0,
         required_minutes=required,
         readings_used=used,
         reasons=tuple(reasons),
         warnings=tuple(warnings),
-        relief_ended=best is not None and best[-1] is not points[-1],
+        **figures(points, best)._asdict(),
     )

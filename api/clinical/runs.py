@@ -13,9 +13,11 @@ from api.clinical.policy import Policy
 from api.clinical.relief import relief_fraction, relief_meets, relief_text, reported_relief
 
 __all__ = [
+    "Figures",
     "Point",
     "Run",
     "best_run",
+    "figures",
     "minutes",
     "qualifies",
     "relief_runs",
@@ -63,6 +65,26 @@ def strongest(points: Sequence[Point]) -> Point:
 def weakest(points: Sequence[Point]) -> Point:
     """The point of least relief among one target's points: its highest score."""
     return max(points, key=_score)
+
+
+class Figures(NamedTuple):
+    """CR-13: the figures of a verdict decided on points, the fields of TargetVerdict of the same names."""
+
+    peak_relief_pct: float
+    sustained_relief_pct: float | None
+    relief_duration_minutes: int
+    relief_ended: bool
+
+
+def figures(points: Sequence[Point], best: Run | None) -> Figures:
+    """CR-13: peak relief over every point; sustained relief and duration of the best run. CR-18: the run is
+    seen to end when a later point follows it."""
+    return Figures(
+        peak_relief_pct=strongest(points).reported,
+        sustained_relief_pct=weakest(best).reported if best else None,
+        relief_duration_minutes=minutes(best[-1].after) if best else 0,
+        relief_ended=best is not None and best[-1] is not points[-1],
+    )
 
 
 def _score(point: Point) -> int:

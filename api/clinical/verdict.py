@@ -22,6 +22,7 @@ from api.clinical.runs import (
     Point,
     Run,
     best_run,
+    figures,
     minutes,
     qualifies,
     relief_runs,
@@ -202,13 +203,10 @@ def evaluate_target(block: BlockFacts, readings: Sequence[ReadingFacts], policy:
     return TargetVerdict(
         verdict=verdict,
         baseline=baseline.score,
-        peak_relief_pct=strongest(points).reported,
-        sustained_relief_pct=weakest(best).reported if best else None,
-        relief_duration_minutes=minutes(best[-1].after) if best else 0,
         required_minutes=required,
         readings_used=used,
         reasons=tuple(reasons),
         warnings=tuple(warnings),
         excluded_readings=excluded,
-        relief_ended=best is not None and best[-1] is not points[-1],
+        **figures(points, best)._asdict(),
     )
