@@ -6,13 +6,15 @@ the patient), a search one row listing the level ids it answered. Fetching the P
 is audited there, as an export.
 """
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 
 from api.auth import Reader, Session
 from api.errors import NotFound
 from api.fhir.document_reference import document_reference
 from api.fhir.errors import FHIRResponse
-from api.fhir.routes import Count, Cursor, PatientParam, _answer, _bundle, _docs, _page_for_patient, _uuid
+from api.fhir.routes import Search, _answer, _bundle, _docs, _uuid
 from api.interop.urls import FHIR_BASE, base_url
 from api.services.audit import AuditLog
 from api.services.letter_documents import get_letter_document, letter_document_page
@@ -45,14 +47,10 @@ async def search_document_references(
     session: Session,
     principal: Reader,
     audit: AuditLog,
-    patient: PatientParam = None,
-    count: Count = 50,
-    cursor: Cursor = None,
+    search: Search,
 ) -> FHIRResponse:
     """Outcome letters, one per level. Each is rendered (as HTML, not PDF) to version it."""
-    page = await _page_for_patient(
-        patient, lambda pid: letter_document_page(session, principal.clinic_id, pid, count, cursor)
-    )
+    page = await search.page(partial(letter_document_page, session, principal.clinic_id))
     audit.record("search", "letter", result_ids=[d.level_id for d in page.items])
     base = base_url(request)
     return _bundle(request, page, [document_reference(d, base) for d in page.items])

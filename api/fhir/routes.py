@@ -5,10 +5,13 @@ search leaves an audit row under the /v1 resource type it shows (patient, block,
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
 
@@ -198,11 +201,34 @@ async def read_procedure(
     return _answer(build.procedure(target))
 
 
-async def _page_for_patient(patient: str | None, load: Any) -> Page:
-    """A page for `patient=` (every patient when absent); an id that is not ours matches nothing."""
-    if patient is not None and _uuid(patient) is None:
-        return Page([], None, 0)
-    return await load(_uuid(patient))  # type: ignore[no-any-return]
+# A page query with its session and clinic bound: (patient id, None for every patient; count; cursor).
+PageLoader = Callable[[uuid.UUID | None, int, str | None], Awaitable[Page]]
+
+
+@dataclass(frozen=True)
+class PatientSearch:
+    """The parameters every search by patient takes: `patient`, `_count` and `_cursor`."""
+
+    patient: str | None
+    count: int
+    cursor: str | None
+
+    async def page(self, load: PageLoader) -> Page:
+        """The page `load` gives for `patient` (every patient when absent); an id that is not ours matches
+        nothing."""
+        patient_id = None if self.patient is None else _uuid(self.patient)
+        if self.patient is not None and patient_id is None:
+            return Page([], None, 0)
+        return await load(patient_id, self.count, self.cursor)
+
+
+async def _patient_search(
+    patient: PatientParam = None, count: Count = 50, cursor: Cursor = None
+) -> PatientSearch:
+    return PatientSearch(patient, count, cursor)
+
+
+Search = Annotated[PatientSearch, Depends(_patient_search)]
 
 
 @router.get("/Procedure", summary="Search Procedures", responses=_docs("Bundle", 400, 401, 403))
@@ -211,14 +237,10 @@ async def search_procedures(
     session: Session,
     principal: Reader,
     audit: AuditLog,
-    patient: PatientParam = None,
-    count: Count = 50,
-    cursor: Cursor = None,
+    search: Search,
 ) -> FHIRResponse:
     """Block targets, in the order the blocks were performed."""
-    page = await _page_for_patient(
-        patient, lambda pid: records.target_page(session, principal.clinic_id, pid, count, cursor)
-    )
+    page = await search.page(partial(records.target_page, session, principal.clinic_id))
     audit.record("search", "block", result_ids=dict.fromkeys(t.block_id for t in page.items))
     return _bundle(request, page, [build.procedure(t) for t in page.items])
 
@@ -256,14 +278,10 @@ async def search_observations(
     session: Session,
     principal: Reader,
     audit: AuditLog,
-    patient: PatientParam = None,
-    count: Count = 50,
-    cursor: Cursor = None,
+    search: Search,
 ) -> FHIRResponse:
     """Pain scores and block verdicts in one time-ordered stream."""
-    page = await _page_for_patient(
-        patient, lambda pid: record_pages.observation_page(session, principal.clinic_id, pid, count, cursor)
-    )
+    page = await search.page(partial(record_pages.observation_page, session, principal.clinic_id))
     audit.record("search", "reading", result_ids=[i.id for i in page.items if isinstance(i, ReadingRecord)])
     verdicts = [i.block_id for i in page.items if not isinstance(i, ReadingRecord)]
     audit.record("search", "outcome", result_ids=dict.fromkeys(verdicts))
@@ -294,13 +312,9 @@ async def search_service_requests(
     session: Session,
     principal: Reader,
     audit: AuditLog,
-    patient: PatientParam = None,
-    count: Count = 50,
-    cursor: Cursor = None,
+    search: Search,
 ) -> FHIRResponse:
     """Referrals, oldest recommendation first."""
-    page = await _page_for_patient(
-        patient, lambda pid: record_pages.referral_page(session, principal.clinic_id, pid, count, cursor)
-    )
+    page = await search.page(partial(record_pages.referral_page, session, principal.clinic_id))
     audit.record("search", "referral", result_ids=[r.referral.id for r in page.items])
     return _bundle(request, page, [build.service_request(r) for r in page.items])
