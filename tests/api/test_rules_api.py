@@ -143,6 +143,33 @@ async def test_get_outcome_cr14_high_volume_warned_on_the_block(client, ehr):
     assert codes((await outcome_of(client, ehr, block))["warnings"]) == ["high_volume"]
 
 
+async def test_get_outcome_cr14_sedation_guidance_joints_and_families_warned_on_the_block(client, ehr):
+    patient = await new_patient(client, ehr)
+    joints = ("T12-L1", "L1-L2", "L2-L3")  # three joints, both payer families (CR-22)
+    block = await new_block(
+        client,
+        ehr,
+        patient,
+        DAY1,
+        targets=[{"joint": joint, "side": "left"} for joint in joints],
+        sedation="moderate",
+        guidance="ultrasound",
+    )
+    await add_diary(client, ehr, block, *POSITIVE)
+    warnings = codes((await outcome_of(client, ehr, block))["warnings"])
+    assert warnings == ["sedation_confounds", "guidance_not_covered", "too_many_levels", "multiple_regions"]
+
+
+async def test_get_outcome_cr14_minimal_sedation_under_fluoroscopy_two_joints_not_warned(client, ehr):
+    patient = await new_patient(client, ehr)
+    targets = [{"joint": "L4-L5", "side": "left"}, {"joint": "L5-S1", "side": "left"}]
+    block = await new_block(
+        client, ehr, patient, DAY1, targets=targets, sedation="minimal", guidance="fluoroscopy"
+    )
+    await add_diary(client, ehr, block, *POSITIVE)
+    assert (await outcome_of(client, ehr, block))["warnings"] == []
+
+
 async def test_list_levels_cr15_placebo_response_resets(client, ehr):
     patient = await new_patient(client, ehr)
     await diary_block(client, ehr, patient, DAY1, POSITIVE)
