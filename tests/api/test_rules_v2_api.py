@@ -212,6 +212,27 @@ async def test_get_rfa_plan_cr29_two_sessions_for_three_bilateral_joints(client,
     assert sorted(first["referral_ids"] + second["referral_ids"]) == sorted(r["id"] for r in referrals)
 
 
+async def test_get_rfa_plan_cr29_one_side_per_family_gets_its_own_session_and_side_modifier(
+    client, ehr, viewer
+):
+    patient = await new_patient(client, ehr)
+    for joint, side in (("C5-C6", "right"), ("L5-S1", "left")):
+        targets = [{"joint": joint, "side": side}]
+        await diary_block(client, ehr, patient, DAY1, POSITIVE, targets=targets)
+        await diary_block(client, ehr, patient, DAY1 + WEEK, POSITIVE, targets=targets)
+
+    response = await client.get(f"/v1/patients/{patient}/rfa-plan", headers=viewer)
+
+    assert response.status_code == 200, response.text
+    plan = {f["payer_family"]: f["sessions"] for f in response.json()["families"]}
+    assert set(plan) == {"cervical_thoracic", "lumbar_sacral"}
+    [cervical] = plan["cervical_thoracic"]
+    [lumbar] = plan["lumbar_sacral"]
+    assert cervical["codes"] == [{"cpt": "64633", "modifier": "RT", "units": 1}]
+    assert lumbar["codes"] == [{"cpt": "64635", "modifier": "LT", "units": 1}]
+    assert lumbar["nerves"] == ["L4 medial branch", "L5 dorsal ramus"]
+
+
 async def test_get_rfa_plan_cr29_unknown_patient_not_found(client, viewer):
     response = await client.get("/v1/patients/00000000-0000-4000-8000-000000000000/rfa-plan", headers=viewer)
     assert response.status_code == 404
