@@ -114,10 +114,10 @@ async def test_read_document_reference_is_audited_as_a_letter_read(
     patient, _ = await referred_patient(client, ehr)
     [found], _ = await search_all(client, ehr, f"/DocumentReference?patient={patient}")
     await read(client, ehr, f"/DocumentReference/{found['id']}")
+    columns = (AuditEvent.action, AuditEvent.resource_id, AuditEvent.result_ids, AuditEvent.patient_id)
+    # In time order: without ORDER BY, PostgreSQL may return rows in any order (it did, in CI).
     rows = await session.execute(
-        select(AuditEvent.action, AuditEvent.resource_id, AuditEvent.result_ids, AuditEvent.patient_id).where(
-            AuditEvent.resource_type == "letter"
-        )
+        select(*columns).where(AuditEvent.resource_type == "letter").order_by(AuditEvent.at)
     )
     assert [tuple(map(str, row)) for row in rows.all()] == [
         ("search", "None", str([found["id"]]), "None"),

@@ -138,7 +138,8 @@ async def test_webhook_hl7v2_subscription_gets_the_oru_with_the_event(
     assert hook.status_code == 201 and hook.json()["format"] == "hl7v2"
     patient = await patient_named(client, ehr)
     block = await diary_block(client, ehr, patient, DAY1 + WEEK, POSITIVE)
-    rows = (await session.execute(select(OutboxEvent.id, OutboxEvent.payload, OutboxEvent.hl7_message))).all()
+    columns = (OutboxEvent.id, OutboxEvent.payload, OutboxEvent.hl7_message)
+    rows = (await session.execute(select(*columns).order_by(OutboxEvent.created_at))).all()
     last = [row for row in rows if row.payload["data"]["block_id"] == block["id"]][-1]
     message = strict(last.hl7_message)
     assert message.msh.msh_10.to_er7() == last.id.hex[:20]
