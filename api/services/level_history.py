@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.clinical.facts import RFA, CoverageOverride, LevelBlock
 from api.clinical.nomenclature import FAMILY_OF
-from api.clinical.notes import Note
+from api.clinical.notes import notes_from
 from api.services.bulk import chunks
 from models import Block, BlockOutcome, BlockTarget, Level, Referral, TargetOutcome
 from models.referral import REFERRAL_STATUSES
@@ -180,10 +180,6 @@ async def patient_record(session: AsyncSession, clinic_id: uuid.UUID, patient_id
     return record
 
 
-def _notes(stored: Sequence[Any]) -> tuple[Note, ...]:
-    return tuple(n if isinstance(n, Note) else Note(n["code"], n["message"]) for n in stored)
-
-
 def level_block(row: HistoryRow) -> LevelBlock:
     override = None
     if row.override_reason is not None and row.override_at is not None:
@@ -204,7 +200,7 @@ def level_block(row: HistoryRow) -> LevelBlock:
         pain_scale=row.pain_scale,
         baseline=row.baseline,
         relief_ended=bool(row.relief_ended),
-        warnings=_notes([*(row.block_warnings or ()), *(row.target_warnings or ())]) if warnings else (),
+        warnings=notes_from([*(row.block_warnings or ()), *(row.target_warnings or ())]) if warnings else (),
         coverage_override=override,
     )
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.clinical.notes import Note
+from api.clinical.notes import Note, notes_from
 from api.errors import NotFound
 from api.pagination import decode_cursor, encode_cursor
 from models import Block, BlockTarget, Patient, TargetOutcome
@@ -83,10 +83,6 @@ def patient_record(row: Any) -> PatientRecord:
     return PatientRecord(row.id, row.mrn, row.name, row.birth_date, row.created_at)
 
 
-def _notes(values: Sequence[dict[str, str]] | None) -> tuple[Note, ...]:
-    return tuple(Note(v["code"], v["message"]) for v in values or ())
-
-
 def _pct(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -119,8 +115,8 @@ def _outcome(values: Sequence[Any]) -> OutcomeRecord | None:
         duration,
         required,
         tuple(used or ()),
-        _notes(reasons),
-        _notes(warnings),
+        notes_from(reasons),
+        notes_from(warnings),
         version,
         at,
     )
