@@ -138,12 +138,7 @@ def _threshold(profile: str, value: object) -> int:
             raise PolicyError("threshold_pct", "profile 'custom' needs a threshold_pct from 1 to 100")
         return _check_int("threshold_pct", value, 1, 100)
     fixed = PROFILE_THRESHOLDS[profile]
-    if value is not None and (not _is_int(value) or value != fixed):
-        raise PolicyError(
-            "threshold_pct",
-            f"profile {profile!r} fixes the threshold at {fixed}%; use profile 'custom' for another",
-        )
-    return fixed
+    return _fixed_by_profile("threshold_pct", profile, value, fixed, f"the threshold at {fixed}%")
 
 
 def _blocks_required(profile: str, value: object) -> int:
@@ -151,11 +146,13 @@ def _blocks_required(profile: str, value: object) -> int:
     if profile == "custom":
         return 2 if value is None else _check_int("blocks_required", value, 1, 2)
     fixed = PROFILE_BLOCKS_REQUIRED[profile]
+    return _fixed_by_profile("blocks_required", profile, value, fixed, f"blocks_required at {fixed}")
+
+
+def _fixed_by_profile(field: str, profile: str, value: object, fixed: int, what: str) -> int:
+    """`fixed`, the profile's own value: any other value given for `field` is refused, naming the field."""
     if value is not None and (not _is_int(value) or value != fixed):
-        raise PolicyError(
-            "blocks_required",
-            f"profile {profile!r} fixes blocks_required at {fixed}; use profile 'custom' for another",
-        )
+        raise PolicyError(field, f"profile {profile!r} fixes {what}; use profile 'custom' for another")
     return fixed
 
 
